@@ -1,0 +1,11 @@
+// The svi core: array autodiff tape and its ops. Header-only, no R headers.
+#pragma once
+#include "error.hpp"
+#include "shape.hpp"
+#include "special.hpp"
+#include "tape.hpp"
+#include "ops/arith.hpp"
+#include "ops/math.hpp"
+#include "ops/reduce.hpp"
+#include "ops/linalg.hpp"
+#include "ops/index.hpp"
