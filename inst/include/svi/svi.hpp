@@ -2,6 +2,7 @@
 #pragma once
 #include "error.hpp"
 #include "shape.hpp"
+#include "rng.hpp"
 #include "special.hpp"
 #include "tape.hpp"
 #include "ops/arith.hpp"

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 #include "error.hpp"
+#include "rng.hpp"
 #include "shape.hpp"
 
 namespace svi {
@@ -60,6 +61,12 @@ struct Node {
 struct Tape {
   std::vector<Node> nodes;
   int count = 0;
+  Rng* rng = nullptr;  // sampling ops draw from this on record and on replay
+
+  Rng& random() {
+    if (!rng) throw Error("internal: this tape has no random number source");
+    return *rng;
+  }
 
   const Node& node(int i) const { return nodes[i]; }
   Node& node(int i) { return nodes[i]; }

@@ -1,0 +1,72 @@
+// Shared glue between R and the core tape: the registry of active tapes, tensor handles
+// (external pointers that encode a tape serial and a node index), and SEXP <-> node conversion.
+// Only this layer knows about R; inst/include/svi knows nothing of it.
+#pragma once
+#include <Rcpp.h>
+#include <cstdint>
+#include <vector>
+#include <svi/svi.hpp>
+
+namespace glue {
+
+// A core tape plus what R needs around it: a serial that handles carry (so handles from a
+// finished tape are detectably stale) and a list keeping R constants alive while the tape
+// points at their memory.
+struct GlueTape {
+  svi::Tape tape;
+  std::uint32_t serial = 0;  // 0 when not recording
+  SEXP keep = R_NilValue;    // VECSXP of R objects whose memory constant nodes map
+  int nkeep = 0;
+  ~GlueTape();
+  void hold(SEXP x);
+  void release();
+};
+
+GlueTape* tape_from_xptr(SEXP xp);
+void tape_begin(GlueTape& g);
+void tape_end(GlueTape& g);
+
+// Handles
+SEXP make_handle(const GlueTape& g, int idx);
+bool is_handle(SEXP x);
+// The tape and node a handle points at; a clear R-facing error when it is stale.
+GlueTape& handle_tape(SEXP h);
+int handle_index(SEXP h);
+// The innermost tape that is recording, or nullptr.
+GlueTape* current_tape();
+
+// R value -> node on g: handles map to their node, doubles enter as constants without a copy,
+// integers and logicals are converted. `what` names the argument in error messages.
+int as_node(GlueTape& g, SEXP x, const char* what);
+svi::Shape shape_of(SEXP x);
+SEXP to_r(const svi::Shape& s, const double* v);
+
+[[noreturn]] void fail(const std::string& msg);
+
+}  // namespace glue
+
+namespace glue {
+
+// R's RNG behind the core's Rng interface. Use it only inside an Rcpp export with rng = true
+// (or between GetRNGstate()/PutRNGstate()).
+struct RRng : svi::Rng {
+  double uniform() override { return unif_rand(); }
+  double normal() override { return norm_rand(); }
+  double gamma(double shape) override { return R::rgamma(shape, 1.0); }
+  double poisson(double mu) override { return R::rpois(mu); }
+  double binomial(double n, double p) override { return R::rbinom(n, p); }
+};
+RRng& r_rng();
+
+// For evaluating core ops on plain numerics outside inference: starts a private scratch tape
+// for the lifetime of the scope (so the usual op code runs, and nothing is recorded for long).
+struct ScratchScope {
+  GlueTape& g;
+  ScratchScope();
+  ~ScratchScope();
+};
+
+// The tape of the first handle among xs, or a scratch tape when there is none.
+GlueTape* tape_among(std::initializer_list<SEXP> xs);
+
+}  // namespace glue
