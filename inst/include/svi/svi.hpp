@@ -10,3 +10,4 @@
 #include "ops/reduce.hpp"
 #include "ops/linalg.hpp"
 #include "ops/index.hpp"
+#include "ops/mask.hpp"

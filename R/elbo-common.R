@@ -1,0 +1,132 @@
+# What every ELBO shares: importance traces (guide, then the model replayed on the guide's
+# values), per-site log-densities with scale and mask, and the particle loop.
+
+# Runs guide then the replayed model; returns list(model = sites, guide = sites).
+importance_traces <- function(model, guide, args) {
+  g <- run_traced(guide, args)
+  replay_h <- new_replay_handler(g$sites)
+  trace_h <- new_trace_handler()
+  with_handler(trace_h, with_handler(replay_h, do.call(model, args)))
+  m_sites <- trace_h$rec$sites
+  check_model_guide_match(m_sites, g$sites)
+  list(model = sample_sites(m_sites), guide = sample_sites(g$sites))
+}
+
+sample_sites <- function(sites) Filter(function(s) identical(s$type, "sample"), sites)
+
+# The distribution to draw a site from: expanded to the plates' batch shape when its own
+# batch shape is smaller (e.g. scalar parameters inside a plate).
+site_dist <- function(msg) {
+  target <- frames_shape(msg$frames)
+  if (!length(target)) return(msg$fn)
+  bs <- dist_batch_shape(msg$fn)
+  if (identical(as.integer(bs), target)) return(msg$fn)
+  if (!length(bs) || prod(bs) == 1) return(dist_expand(msg$fn, target))
+  plates <- paste(vapply(msg$frames, function(f) f$name, ""), collapse = ", ")
+  cli::cli_abort(c(
+    "Shape mismatch at site {.val {msg$name}} inside plate{?s} {plates}.",
+    x = "The distribution's batch shape is [{paste(bs, collapse = ', ')}] but the plates need [{paste(target, collapse = ', ')}]."
+  ), call = NULL)
+}
+
+# Unscaled log-density of a site, checked against its plates and broadcast to their shape.
+site_log_prob_raw <- function(site) {
+  lp <- dist_log_prob(site$fn, site$value)
+  target <- frames_shape(site$frames)
+  shape <- if (is.null(dim(lp))) length(lp) else dim(lp)
+  expected <- if (length(target)) target else 1L
+  if (identical(as.integer(shape), as.integer(expected)) ||
+      (length(target) == 1L && length(lp) == target)) {
+    return(lp)
+  }
+  if (length(lp) == 1L && length(target)) {
+    # scalar density inside plates: the distribution broadcasts over the plates, as in Pyro
+    return(lp + if (length(target) == 1L) numeric(target) else array(0, target))
+  }
+  cli::cli_abort(c(
+    "Invalid log-density shape at site {.val {site$name}}.",
+    x = "Expected [{paste(expected, collapse = ', ')}] from its plates, got [{paste(shape, collapse = ', ')}].",
+    i = "Put the batched data inside {.fn plate}, or use a distribution whose event covers those dimensions."
+  ), call = NULL)
+}
+
+scale_and_mask <- function(lp, scale, mask) {
+  if (!is.null(mask)) {
+    if (isFALSE(mask) && length(mask) == 1L) {
+      lp <- lp * 0
+    } else if (!isTRUE(all(mask))) {
+      lp <- if (is_tensor(lp)) .Call(`_svi_cpp_tensor_mask`, lp, mask) else ifelse(mask, lp, 0)
+    }
+  }
+  if (!identical(scale, 1) && !identical(scale, 1L)) lp <- lp * scale
+  lp
+}
+
+# Scaled and masked log-density of a site (a handle on a recording tape, else numeric).
+site_log_prob <- function(site) {
+  scale_and_mask(site_log_prob_raw(site), site$scale, site$mask)
+}
+
+value_of <- function(x) if (is_tensor(x)) as.vector(tensor_value(x)) else as.vector(x)
+
+site_reparam <- function(site) isTRUE(has_rsample(site$fn))
+
+# The step context: tape (NULL when gradients are not wanted), store and this step's params.
+new_ctx <- function(store, tape) {
+  ctx <- new.env(parent = emptyenv())
+  ctx$store <- store
+  ctx$tape <- tape
+  ctx$handles <- list()
+  ctx$leaves <- list()
+  ctx
+}
+
+# Runs `num_particles` particles of `loss` and returns list(loss, grads, leaves).
+# With a tape, the surrogate is differentiated once for all particles.
+run_elbo <- function(loss, model, guide, args, store, tape, training) {
+  ctx <- new_ctx(store, tape)
+  old <- .svi$ctx
+  if (!is.null(tape)) .Call(`_svi_cpp_tape_start`, tape)
+  .svi$ctx <- ctx
+  on.exit({
+    .svi$ctx <- old
+    if (!is.null(tape)) .Call(`_svi_cpp_tape_stop`, tape)
+  }, add = TRUE)
+  n <- loss$num_particles
+  elbo <- 0
+  surrogate <- 0
+  for (p in seq_len(n)) {
+    tr <- importance_traces(model, guide, args)
+    r <- elbo_particle(loss, tr, training = training)
+    elbo <- elbo + r$elbo
+    surrogate <- surrogate + r$surrogate
+  }
+  value <- -elbo / n
+  grads <- list()
+  if (!is.null(tape) && length(ctx$leaves)) {
+    if (is_tensor(surrogate)) .Call(`_svi_cpp_tape_backward`, -surrogate / n)
+    grads <- lapply(ctx$leaves, function(l) {
+      g <- if (is_tensor(surrogate)) .Call(`_svi_cpp_tensor_grad`, l) else tensor_value(l) * 0
+      as.vector(g)
+    })
+  }
+  list(loss = value, grads = grads)
+}
+
+elbo_particle <- function(loss, traces, training) UseMethod("elbo_particle")
+
+#' @export
+print.svi_elbo <- function(x, ...) {
+  opts <- x[setdiff(names(x), "name")]
+  shown <- vapply(opts, function(v) if (is.function(v)) "<function>" else format(v), "")
+  cat("<", x$name, "> ", paste(names(shown), shown, sep = " = ", collapse = ", "), "\n", sep = "")
+  invisible(x)
+}
+
+check_particles <- function(num_particles, call = parent.frame()) {
+  if (!is.numeric(num_particles) || length(num_particles) != 1L || is.na(num_particles) ||
+      num_particles < 1 || num_particles != round(num_particles)) {
+    cli::cli_abort("{.arg num_particles} must be a positive whole number.", call = call)
+  }
+  as.integer(num_particles)
+}

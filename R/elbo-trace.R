@@ -1,0 +1,67 @@
+#' Evidence lower bound estimators
+#'
+#' `trace_elbo()` is the standard Monte Carlo ELBO (Pyro's `Trace_ELBO`): pathwise
+#' gradients for reparameterized guide sites and score-function gradients for the rest, with
+#' partial Rao-Blackwellization over plates. `meanfield_elbo()` (Pyro's
+#' `TraceMeanField_ELBO`) replaces each latent site's Monte Carlo term by the analytic KL
+#' divergence where one is known; it needs a fully reparameterized guide.
+#'
+#' The loss is the negative ELBO: `svi_step()` minimizes it.
+#'
+#' @param num_particles Number of samples of the guide per step; the estimate is their mean.
+#' @param vectorize_particles Accepted for compatibility with Pyro. The particles are always
+#'   drawn one after another (the estimate and its gradient are the same; only speed differs).
+#' @return An ELBO object for [svi()].
+#' @examples
+#' trace_elbo()
+#' trace_elbo(num_particles = 10)
+#' meanfield_elbo()
+#' @export
+trace_elbo <- function(num_particles = 1, vectorize_particles = FALSE) {
+  num_particles <- check_particles(num_particles)
+  if (!is.logical(vectorize_particles) || length(vectorize_particles) != 1L || is.na(vectorize_particles)) {
+    cli::cli_abort("{.arg vectorize_particles} must be {.code TRUE} or {.code FALSE}.")
+  }
+  structure(list(name = "Trace_ELBO", num_particles = num_particles,
+                 vectorize_particles = vectorize_particles),
+            class = c("svi_trace_elbo", "svi_elbo"))
+}
+
+#' @export
+elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
+  model <- traces$model
+  guide <- traces$guide
+  elbo <- 0
+  surrogate <- 0
+  model_lp <- lapply(model, site_log_prob)
+  for (nm in names(model)) {
+    lps <- sum(model_lp[[nm]])
+    elbo <- elbo + value_of(lps)
+    surrogate <- surrogate + lps
+  }
+  guide_lp <- lapply(guide, site_log_prob)
+  log_r <- NULL
+  for (nm in names(guide)) {
+    g <- guide[[nm]]
+    lqs <- sum(guide_lp[[nm]])
+    elbo <- elbo - value_of(lqs)
+    if (site_reparam(g)) {
+      surrogate <- surrogate - lqs
+    } else {
+      if (is.null(log_r)) log_r <- compute_log_r(model, model_lp, guide_lp)
+      w <- sum_to_frames(log_r, g$frames)
+      score <- site_log_prob_raw(g)    # the score function is neither scaled nor masked
+      surrogate <- surrogate + sum(score * w)
+    }
+  }
+  list(elbo = elbo, surrogate = surrogate)
+}
+
+# Detached per-site costs log p - log q for the score-function weights.
+compute_log_r <- function(model, model_lp, guide_lp) {
+  lapply(names(model), function(nm) {
+    v <- value_of(model_lp[[nm]])
+    if (!isTRUE(model[[nm]]$is_observed) && !is.null(guide_lp[[nm]])) v <- v - value_of(guide_lp[[nm]])
+    cost_term(model[[nm]]$frames, v)
+  })
+}

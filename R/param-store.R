@@ -1,0 +1,102 @@
+# The parameter store: name -> unconstrained value + constraint, all plain R values (so a
+# store survives saveRDS()). Each svi() object owns one; param() outside any svi object uses
+# a package-level default store.
+
+new_param_store <- function() {
+  e <- new.env(parent = emptyenv())
+  e$values <- list()
+  e$constraints <- list()
+  class(e) <- "svi_param_store"
+  e
+}
+
+.svi$default_store <- new_param_store()
+
+current_store <- function() {
+  if (!is.null(.svi$ctx)) .svi$ctx$store else .svi$default_store
+}
+
+# Returns the parameter's constrained value: a handle on the step's tape while one is recorded
+# (one Input leaf per parameter per step, however often param() is called), else numeric.
+store_param <- function(store, name, init, constraint, call = parent.frame()) {
+  u <- store$values[[name]]
+  if (is.null(u)) {
+    u <- init_param(name, init, constraint, call)
+    store$values[[name]] <- u
+    store$constraints[[name]] <- constraint
+  }
+  ctx <- .svi$ctx
+  if (!is.null(ctx) && identical(ctx$store, store)) {
+    h <- ctx$handles[[name]]
+    if (is.null(h)) {
+      leaf <- .Call(`_svi_cpp_tape_input`, ctx$tape, u, name)
+      h <- constraint_from_unconstrained(store$constraints[[name]], leaf)
+      ctx$leaves[[name]] <- leaf
+      ctx$handles[[name]] <- h
+    }
+    return(h)
+  }
+  constraint_from_unconstrained(store$constraints[[name]], u)
+}
+
+init_param <- function(name, init, constraint, call) {
+  if (is.null(init)) {
+    cli::cli_abort("Parameter {.val {name}} does not exist yet and has no {.arg init}.", call = call)
+  }
+  if (is.function(init)) init <- init()
+  if (is_tensor(init)) init <- tensor_value(init)
+  if (!is.numeric(init) && !is.logical(init)) {
+    cli::cli_abort("{.arg init} of param {.val {name}} must be numeric, not {.obj_type_friendly {init}}.", call = call)
+  }
+  if (!length(init)) cli::cli_abort("{.arg init} of param {.val {name}} is empty.", call = call)
+  if (anyNA(init)) cli::cli_abort("{.arg init} of param {.val {name}} contains {.code NA} or {.code NaN}.", call = call)
+  storage.mode(init) <- "double"
+  u <- constraint_to_unconstrained(constraint, init)
+  if (any(!is.finite(u))) {
+    cli::cli_abort(c(
+      "{.arg init} of param {.val {name}} is outside the support of its constraint ({constraint_name(constraint)}).",
+      i = "Give an initial value strictly inside the constraint."
+    ), call = call)
+  }
+  attributes(u) <- attributes(init)
+  u
+}
+
+# Constrained values of every parameter in a store, as plain numerics.
+store_values <- function(store) {
+  out <- lapply(names(store$values), function(nm) {
+    as_plain(constraint_from_unconstrained(store$constraints[[nm]], store$values[[nm]]),
+             store$values[[nm]])
+  })
+  stats::setNames(out, names(store$values))
+}
+
+as_plain <- function(v, like) {
+  v <- as.vector(v)
+  if (!is.null(dim(like)) && length(v) == length(like)) dim(v) <- dim(like)
+  v
+}
+
+#' Parameter values
+#'
+#' The current constrained values of all parameters of an [svi()] object (or of a parameter
+#' store), as plain R numerics.
+#'
+#' @param x An `svi` object.
+#' @param ... Unused.
+#' @return A named list of numeric vectors/arrays.
+#' @examples
+#' guide <- function() sample_site("mu", dist_normal(param("loc", 1), 1))
+#' model <- function() sample_site("mu", dist_normal(0, 1))
+#' s <- svi(model, guide, adam(0.01), trace_elbo())
+#' params(s)        # empty until the first step creates the parameters
+#' svi_step(s)
+#' params(s)
+#' @export
+params <- function(x, ...) UseMethod("params")
+
+#' @export
+params.svi <- function(x, ...) store_values(x$store)
+
+#' @export
+params.svi_param_store <- function(x, ...) store_values(x)

@@ -1,0 +1,83 @@
+#' Conditionally independent replicates, optionally subsampled
+#'
+#' `plate()` declares that the sample sites created inside `fn` are independent across
+#' `size` replicates. `fn` is called once with the (sub)sample indices; sites inside are
+#' vectorized over the plate, and their log-densities are scaled by `size / subsample_size`
+#' so a minibatch gives an unbiased estimate of the full-data term. Nested plates occupy
+#' successive dimensions (outermost first); dimensions not covered by a plate are event
+#' dimensions.
+#'
+#' @param name A single string, unique among the active plates.
+#' @param size The number of replicates (a positive whole number).
+#' @param fn A function of the index vector.
+#' @param subsample_size Minibatch size, or `NULL` for no subsampling.
+#' @param subsample Explicit indices to use instead of a random minibatch.
+#' @return Whatever `fn` returns.
+#' @examples
+#' model <- function(y) {
+#'   mu <- sample_site("mu", dist_normal(0, 10))
+#'   plate("data", length(y), subsample_size = 2, function(i) {
+#'     sample_site("obs", dist_normal(mu, 1), obs = y[i])
+#'   })
+#' }
+#' @export
+plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
+  check_site_name(name, "plate")
+  if (!is.numeric(size) || length(size) != 1L || is.na(size) || size != round(size) || size < 0) {
+    cli::cli_abort("{.arg size} of plate {.val {name}} must be a whole number, not {.val {format(size)}}.")
+  }
+  if (size == 0) cli::cli_abort("{.arg size} of plate {.val {name}} cannot be zero.")
+  if (!is.function(fn)) cli::cli_abort("{.arg fn} of plate {.val {name}} must be a function of the indices.")
+  if (!is.null(subsample_size)) {
+    ok <- is.numeric(subsample_size) && length(subsample_size) == 1L && !is.na(subsample_size) &&
+      subsample_size == round(subsample_size) && subsample_size >= 1
+    if (!ok) cli::cli_abort("{.arg subsample_size} of plate {.val {name}} must be a positive whole number.")
+  }
+  if (!is.null(subsample)) {
+    if (!is.numeric(subsample) || anyNA(subsample) || any(subsample < 1 | subsample > size) ||
+        any(subsample != round(subsample))) {
+      cli::cli_abort("{.arg subsample} of plate {.val {name}} must hold indices between 1 and {size}.")
+    }
+    if (!is.null(subsample_size) && subsample_size != length(subsample)) {
+      cli::cli_abort("{.arg subsample_size} ({subsample_size}) of plate {.val {name}} does not match the length of {.arg subsample} ({length(subsample)}).")
+    }
+  }
+  active <- vapply(.svi$frames, function(f) f$name, "")
+  if (name %in% active) cli::cli_abort("Duplicate plate {.val {name}}: a plate of that name is already active.")
+
+  idx <- subsample
+  if (length(.svi$stack)) {
+    # The indices go through the handler stack as a pseudo-site, so the model replays the
+    # guide's minibatch.
+    msg <- list(type = "subsample", name = name, value = subsample, size = size,
+                subsample_size = subsample_size, infer = list(), frames = .svi$frames,
+                scale = 1, done = FALSE, stop = FALSE)
+    idx <- apply_stack(msg)$value
+  } else if (is.null(idx)) {
+    idx <- plate_indices(size, subsample_size)
+  }
+  if (!is.null(subsample_size) && length(idx) != subsample_size) {
+    cli::cli_abort(c(
+      "{.arg subsample_size} does not match the number of indices at plate {.val {name}}: {subsample_size} vs {length(idx)}.",
+      i = "Did you use different subsample sizes in the model and the guide?"
+    ))
+  }
+  frame <- list(name = name, size = length(idx), full_size = size, dim = length(.svi$frames) + 1L)
+  old <- .svi$frames
+  .svi$frames <- c(old, list(frame))
+  on.exit(.svi$frames <- old, add = TRUE)
+  fn(idx)
+}
+
+plate_indices <- function(size, subsample_size) {
+  if (is.null(subsample_size) || subsample_size >= size) return(seq_len(size))
+  sort(sample.int(size, subsample_size))
+}
+
+frames_scale <- function(frames) {
+  s <- 1
+  for (f in frames) s <- s * f$full_size / f$size
+  s
+}
+
+frames_shape <- function(frames) vapply(frames, function(f) as.integer(f$size), 1L)

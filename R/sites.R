@@ -1,0 +1,102 @@
+#' Declare a random variable in a model or guide
+#'
+#' Inside inference, `sample_site()` records a named site: in the guide it draws a value
+#' (reparameterized when the distribution allows, so gradients flow through it); in the model
+#' it is replayed with the guide's value, or, with `obs`, it scores observed data. Outside
+#' inference it simply draws from `dist` (or returns `obs` with a warning).
+#'
+#' @param name A single string, unique among the sample sites of one run.
+#' @param dist A distribution, e.g. [dist_normal()].
+#' @param obs Observed data, or `NULL` for a latent variable.
+#' @param infer A named list of per-site options (e.g. `list(baseline = ...)` for
+#'   [tracegraph_elbo()], `list(is_auxiliary = TRUE)` for guide-only sites).
+#' @return The site's value: a tensor handle while a step is recorded, otherwise numeric.
+#' @seealso [param()], [plate()], [svi()]
+#' @examples
+#' model <- function(y) {
+#'   mu <- sample_site("mu", dist_normal(0, 10))
+#'   plate("data", length(y), function(i) {
+#'     sample_site("obs", dist_normal(mu, 1), obs = y)
+#'   })
+#' }
+#' set.seed(1)
+#' sample_site("x", dist_normal(0, 1))   # outside inference: a plain draw
+#' @export
+sample_site <- function(name, dist, obs = NULL, infer = list()) {
+  check_site_name(name, "sample_site")
+  if (!inherits(dist, "svi_dist")) {
+    cli::cli_abort(c(
+      "{.arg dist} of sample site {.val {name}} must be a distribution (e.g. {.fn dist_normal}).",
+      x = "It is {.obj_type_friendly {dist}}."
+    ))
+  }
+  if (!is.list(infer)) cli::cli_abort("{.arg infer} of sample site {.val {name}} must be a list.")
+  if (!is.null(obs)) check_obs(obs, name)
+  if (!length(.svi$stack)) {
+    if (!is.null(obs)) {
+      cli::cli_warn("Trying to observe a value outside of inference at site {.val {name}}.")
+      return(obs)
+    }
+    return(dist_sample(dist))
+  }
+  frames <- .svi$frames
+  msg <- list(
+    type = "sample", name = name, fn = dist, is_observed = !is.null(obs), value = obs,
+    infer = infer, scale = frames_scale(frames), mask = NULL, frames = frames,
+    done = FALSE, stop = FALSE
+  )
+  msg <- apply_stack(msg)
+  msg$value
+}
+
+check_site_name <- function(name, fn, call = parent.frame()) {
+  if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
+    cli::cli_abort("{.arg name} of {.fn {fn}} must be a single non-empty string.", call = call)
+  }
+}
+
+check_obs <- function(obs, name, call = parent.frame()) {
+  if (is_tensor(obs)) return(invisible())
+  if (!is.numeric(obs) && !is.logical(obs)) {
+    cli::cli_abort("{.arg obs} of sample site {.val {name}} must be numeric, not {.obj_type_friendly {obs}}.", call = call)
+  }
+  if (anyNA(obs)) {
+    cli::cli_abort(c(
+      "{.arg obs} of sample site {.val {name}} contains {.code NA}.",
+      i = "Drop the missing observations, or mask them with {.fn mask_by}."
+    ), call = call)
+  }
+}
+
+#' Declare a learnable parameter
+#'
+#' Returns the current value of the parameter `name` from the parameter store of the running
+#' [svi()] object, creating it from `init` the first time it is seen (later `init` and
+#' `constraint` are ignored). Values are stored unconstrained; the returned value is mapped
+#' through `constraint` and is differentiable while a step is recorded.
+#'
+#' @param name A single string.
+#' @param init Initial value (constrained space), or a function returning it, called once.
+#' @param constraint A constraint such as [constraint_positive()].
+#' @return A tensor handle while a step is recorded, otherwise the numeric value.
+#' @examples
+#' guide <- function() {
+#'   loc <- param("loc", 0)
+#'   scale <- param("scale", 1, constraint = constraint_positive())
+#'   sample_site("mu", dist_normal(loc, scale))
+#' }
+#' @export
+param <- function(name, init = NULL, constraint = constraint_real()) {
+  check_site_name(name, "param")
+  if (!inherits(constraint, "svi_constraint")) {
+    cli::cli_abort("{.arg constraint} of param {.val {name}} must be a constraint, e.g. {.fn constraint_positive}.")
+  }
+  store <- current_store()
+  value <- store_param(store, name, init, constraint)
+  if (length(.svi$stack)) {
+    msg <- list(type = "param", name = name, value = value, infer = list(), done = TRUE,
+                stop = FALSE, frames = .svi$frames, scale = 1)
+    value <- apply_stack(msg)$value
+  }
+  value
+}
