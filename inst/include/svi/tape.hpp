@@ -92,7 +92,7 @@ struct Tape {
   }
 
   // A leaf holding a copy of `v`.
-  int leaf(Leaf kind, const double* v, const Shape& s) {
+  int leaf(Leaf kind, const double* v, Shape s) {
     Node& x = alloc();
     x.leaf = kind; x.shape = s;
     x.own = CMap(v, s.n);
@@ -101,7 +101,7 @@ struct Tape {
   }
 
   // A constant leaf that points at caller-owned memory; the caller keeps it alive.
-  int constant_ref(const double* v, const Shape& s) {
+  int constant_ref(const double* v, Shape s) {
     Node& x = alloc();
     x.leaf = Leaf::Constant; x.shape = s; x.ext = v;
     return count - 1;
@@ -110,7 +110,7 @@ struct Tape {
   int scalar(double v) { return leaf(Leaf::Constant, &v, Shape::vec(1)); }
 
   // Records an op node and computes its value.
-  int op(const OpDef* def, std::initializer_list<int> ins, const Shape& s,
+  int op(const OpDef* def, std::initializer_list<int> ins, Shape s,  // by value: alloc() may move the arena
          double a0 = 0, double a1 = 0, int i0 = 0, int i1 = 0, int i2 = 0) {
     for (int i : ins) check_index(i);
     Node& x = alloc();
