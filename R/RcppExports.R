@@ -33,6 +33,26 @@ cpp_tensor_reshape <- function(x, dim) {
     .Call(`_svi_cpp_tensor_reshape`, x, dim)
 }
 
+cpp_tape_valid <- function(xp) {
+    .Call(`_svi_cpp_tape_valid`, xp)
+}
+
+cpp_tape_recording <- function() {
+    .Call(`_svi_cpp_tape_recording`)
+}
+
+cpp_tensor_mask <- function(x, mask) {
+    .Call(`_svi_cpp_tensor_mask`, x, mask)
+}
+
+cpp_tensor_add_provenance <- function(x, site) {
+    invisible(.Call(`_svi_cpp_tensor_add_provenance`, x, site))
+}
+
+cpp_tensor_provenance <- function(x) {
+    .Call(`_svi_cpp_tensor_provenance`, x)
+}
+
 cpp_tape_new <- function() {
     .Call(`_svi_cpp_tape_new`)
 }

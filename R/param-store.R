@@ -26,7 +26,7 @@ store_param <- function(store, name, init, constraint, call = parent.frame()) {
     store$constraints[[name]] <- constraint
   }
   ctx <- .svi$ctx
-  if (!is.null(ctx) && identical(ctx$store, store)) {
+  if (!is.null(ctx) && !is.null(ctx$tape) && identical(ctx$store, store)) {
     h <- ctx$handles[[name]]
     if (is.null(h)) {
       leaf <- .Call(`_svi_cpp_tape_input`, ctx$tape, u, name)

@@ -101,6 +101,56 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tape_valid
+bool cpp_tape_valid(SEXP xp);
+RcppExport SEXP _svi_cpp_tape_valid(SEXP xpSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_valid(xp));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tape_recording
+bool cpp_tape_recording();
+RcppExport SEXP _svi_cpp_tape_recording() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_recording());
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_mask
+SEXP cpp_tensor_mask(SEXP x, SEXP mask);
+RcppExport SEXP _svi_cpp_tensor_mask(SEXP xSEXP, SEXP maskSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type mask(maskSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_mask(x, mask));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_add_provenance
+void cpp_tensor_add_provenance(SEXP x, int site);
+RcppExport SEXP _svi_cpp_tensor_add_provenance(SEXP xSEXP, SEXP siteSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type site(siteSEXP);
+    cpp_tensor_add_provenance(x, site);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_tensor_provenance
+Rcpp::IntegerVector cpp_tensor_provenance(SEXP x);
+RcppExport SEXP _svi_cpp_tensor_provenance(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_provenance(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tape_new
 SEXP cpp_tape_new();
 RcppExport SEXP _svi_cpp_tape_new() {
@@ -219,6 +269,11 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_gather", (DL_FUNC) &_svi_cpp_tensor_gather, 3},
     {"_svi_cpp_tensor_concat", (DL_FUNC) &_svi_cpp_tensor_concat, 1},
     {"_svi_cpp_tensor_reshape", (DL_FUNC) &_svi_cpp_tensor_reshape, 2},
+    {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
+    {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
+    {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},
+    {"_svi_cpp_tensor_add_provenance", (DL_FUNC) &_svi_cpp_tensor_add_provenance, 2},
+    {"_svi_cpp_tensor_provenance", (DL_FUNC) &_svi_cpp_tensor_provenance, 1},
     {"_svi_cpp_tape_new", (DL_FUNC) &_svi_cpp_tape_new, 0},
     {"_svi_cpp_tape_start", (DL_FUNC) &_svi_cpp_tape_start, 1},
     {"_svi_cpp_tape_stop", (DL_FUNC) &_svi_cpp_tape_stop, 1},

@@ -19,3 +19,22 @@ SEXP cpp_tensor_mask(SEXP x, SEXP mask) {
   int m = as_node(g, mask, "mask");
   return make_handle(g, svi::mask(g.tape, a, m));
 }
+
+// Marks a handle's node as depending on non-reparameterized site `site` (1-based).
+// [[Rcpp::export(rng = false)]]
+void cpp_tensor_add_provenance(SEXP x, int site) {
+  if (site < 1) fail("internal: provenance site ids start at 1");
+  GlueTape& g = handle_tape(x);
+  g.tape.add_provenance(handle_index(x), site - 1);
+}
+
+// The non-reparameterized sites (1-based ids) a value depends on; integer(0) for numerics.
+// [[Rcpp::export(rng = false)]]
+Rcpp::IntegerVector cpp_tensor_provenance(SEXP x) {
+  if (!is_handle(x)) return Rcpp::IntegerVector(0);
+  GlueTape& g = handle_tape(x);
+  std::vector<int> p = g.tape.provenance(handle_index(x));
+  Rcpp::IntegerVector out(p.size());
+  for (std::size_t k = 0; k < p.size(); ++k) out[k] = p[k] + 1;
+  return out;
+}

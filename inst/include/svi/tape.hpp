@@ -53,6 +53,10 @@ struct Node {
   double a0 = 0, a1 = 0;        // op attributes
   int i0 = 0, i1 = 0, i2 = 0;
   Vec aux;                      // op scratch kept for the backward pass
+  // Provenance: the non-reparameterized sample sites this value depends on (bit k = site k of
+  // the step), propagated as the union over inputs when a node is recorded. Empty for the
+  // common case of none, so it costs nothing there. Used by TraceGraph_ELBO.
+  std::vector<std::uint64_t> prov;
 
   const double* data() const { return ext ? ext : own.data(); }
   CMap value() const { return CMap(data(), shape.n); }
@@ -88,6 +92,7 @@ struct Tape {
     x.in[0] = x.in[1] = x.in[2] = x.in[3] = -1;
     x.ext = nullptr; x.needs_grad = false; x.grad_set = false;
     x.a0 = x.a1 = 0; x.i0 = x.i1 = x.i2 = 0;
+    x.prov.clear();
     return x;
   }
 
@@ -120,6 +125,7 @@ struct Tape {
     for (int i : ins) {
       if (k < 4) x.in[k] = i; else x.more.push_back(i);
       x.needs_grad = x.needs_grad || nodes[i].needs_grad;
+      if (!nodes[i].prov.empty()) merge_prov(x, nodes[i]);
       ++k;
     }
     x.nin = k;
@@ -131,6 +137,30 @@ struct Tape {
       throw;
     }
     return idx;
+  }
+
+  static void merge_prov(Node& into, const Node& from) {
+    if (into.prov.size() < from.prov.size()) into.prov.resize(from.prov.size(), 0);
+    for (std::size_t w = 0; w < from.prov.size(); ++w) into.prov[w] |= from.prov[w];
+  }
+
+  // Marks node i as depending on site `site` (0-based); later nodes inherit the mark.
+  void add_provenance(int i, int site) {
+    check_index(i);
+    std::size_t w = std::size_t(site) / 64;
+    Node& x = nodes[i];
+    if (x.prov.size() <= w) x.prov.resize(w + 1, 0);
+    x.prov[w] |= std::uint64_t(1) << (site % 64);
+  }
+
+  std::vector<int> provenance(int i) const {
+    check_index(i);
+    std::vector<int> out;
+    const Node& x = nodes[i];
+    for (std::size_t w = 0; w < x.prov.size(); ++w)
+      for (int b = 0; b < 64; ++b)
+        if (x.prov[w] >> b & 1u) out.push_back(int(w * 64 + b));
+    return out;
   }
 
   int input(const Node& x, int k) const { return k < 4 ? x.in[k] : x.more[k - 4]; }

@@ -109,6 +109,7 @@ inline int concat(Tape& t, const std::vector<int>& parts) {
   for (int k = 0; k < x.nin; ++k) {
     if (k < 4) x.in[k] = parts[k]; else x.more.push_back(parts[k]);
     x.needs_grad = x.needs_grad || t.node(parts[k]).needs_grad;
+    if (!t.node(parts[k]).prov.empty()) Tape::merge_prov(x, t.node(parts[k]));
   }
   detail::concat_f(t, t.node(idx));
   return idx;
