@@ -95,8 +95,9 @@ run_elbo <- function(loss, model, guide, args, store, tape, training) {
   n <- loss$num_particles
   elbo <- 0
   surrogate <- 0
+  extra <- elbo_handlers(loss, training = training)
   for (p in seq_len(n)) {
-    tr <- importance_traces(model, guide, args)
+    tr <- with_handlers(extra(), importance_traces(model, guide, args))
     r <- elbo_particle(loss, tr, training = training)
     elbo <- elbo + r$elbo
     surrogate <- surrogate + r$surrogate
@@ -113,7 +114,16 @@ run_elbo <- function(loss, model, guide, args, store, tape, training) {
   list(loss = value, grads = grads)
 }
 
+# One particle: list(elbo = number, surrogate = handle or number); the surrogate's gradient
+# is the ELBO gradient estimate (its value need not be the ELBO).
 elbo_particle <- function(loss, traces, training) UseMethod("elbo_particle")
+
+# Handlers an ELBO wants around each particle's guide and model runs: a function returning a
+# fresh list of handlers per particle (e.g. TraceGraph's provenance tracking).
+elbo_handlers <- function(loss, training) UseMethod("elbo_handlers")
+
+#' @export
+elbo_handlers.default <- function(loss, training) function() list()
 
 #' @export
 print.svi_elbo <- function(x, ...) {

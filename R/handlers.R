@@ -21,6 +21,15 @@ with_handler <- function(h, expr) {
   expr
 }
 
+# Runs `expr` with a list of handlers pushed, the first outermost.
+with_handlers <- function(hs, expr) {
+  if (!length(hs)) return(expr)
+  old <- .svi$stack
+  .svi$stack <- c(old, hs)
+  on.exit(.svi$stack <- old, add = TRUE)
+  expr
+}
+
 apply_stack <- function(msg) {
   stack <- .svi$stack
   n <- length(stack)
