@@ -33,6 +33,14 @@ cpp_tensor_reshape <- function(x, dim) {
     .Call(`_svi_cpp_tensor_reshape`, x, dim)
 }
 
+cpp_optim_step <- function(kind, name, theta, grad, step, lr, buffers, settings) {
+    .Call(`_svi_cpp_optim_step`, kind, name, theta, grad, step, lr, buffers, settings)
+}
+
+cpp_optim_schedule_lr <- function(kind, lr, epoch, step_size, gamma, milestones) {
+    .Call(`_svi_cpp_optim_schedule_lr`, kind, lr, epoch, step_size, gamma, milestones)
+}
+
 cpp_tape_valid <- function(xp) {
     .Call(`_svi_cpp_tape_valid`, xp)
 }

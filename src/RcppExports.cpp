@@ -101,6 +101,38 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_optim_step
+SEXP cpp_optim_step(std::string kind, std::string name, SEXP theta, SEXP grad, double step, double lr, SEXP buffers, SEXP settings);
+RcppExport SEXP _svi_cpp_optim_step(SEXP kindSEXP, SEXP nameSEXP, SEXP thetaSEXP, SEXP gradSEXP, SEXP stepSEXP, SEXP lrSEXP, SEXP buffersSEXP, SEXP settingsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< std::string >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< std::string >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type theta(thetaSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type grad(gradSEXP);
+    Rcpp::traits::input_parameter< double >::type step(stepSEXP);
+    Rcpp::traits::input_parameter< double >::type lr(lrSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type buffers(buffersSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type settings(settingsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_optim_step(kind, name, theta, grad, step, lr, buffers, settings));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_optim_schedule_lr
+double cpp_optim_schedule_lr(std::string kind, double lr, double epoch, double step_size, double gamma, Rcpp::NumericVector milestones);
+RcppExport SEXP _svi_cpp_optim_schedule_lr(SEXP kindSEXP, SEXP lrSEXP, SEXP epochSEXP, SEXP step_sizeSEXP, SEXP gammaSEXP, SEXP milestonesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< std::string >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< double >::type lr(lrSEXP);
+    Rcpp::traits::input_parameter< double >::type epoch(epochSEXP);
+    Rcpp::traits::input_parameter< double >::type step_size(step_sizeSEXP);
+    Rcpp::traits::input_parameter< double >::type gamma(gammaSEXP);
+    Rcpp::traits::input_parameter< Rcpp::NumericVector >::type milestones(milestonesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_optim_schedule_lr(kind, lr, epoch, step_size, gamma, milestones));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tape_valid
 bool cpp_tape_valid(SEXP xp);
 RcppExport SEXP _svi_cpp_tape_valid(SEXP xpSEXP) {
@@ -269,6 +301,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_gather", (DL_FUNC) &_svi_cpp_tensor_gather, 3},
     {"_svi_cpp_tensor_concat", (DL_FUNC) &_svi_cpp_tensor_concat, 1},
     {"_svi_cpp_tensor_reshape", (DL_FUNC) &_svi_cpp_tensor_reshape, 2},
+    {"_svi_cpp_optim_step", (DL_FUNC) &_svi_cpp_optim_step, 8},
+    {"_svi_cpp_optim_schedule_lr", (DL_FUNC) &_svi_cpp_optim_schedule_lr, 6},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
     {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},
