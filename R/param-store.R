@@ -51,7 +51,7 @@ init_param <- function(name, init, constraint, call) {
   if (!length(init)) cli::cli_abort("{.arg init} of param {.val {name}} is empty.", call = call)
   if (anyNA(init)) cli::cli_abort("{.arg init} of param {.val {name}} contains {.code NA} or {.code NaN}.", call = call)
   storage.mode(init) <- "double"
-  u <- constraint_to_unconstrained(constraint, init)
+  u <- suppressWarnings(constraint_to_unconstrained(constraint, init))  # NaN outside the support: reported below
   if (any(!is.finite(u))) {
     cli::cli_abort(c(
       "{.arg init} of param {.val {name}} is outside the support of its constraint ({constraint_name(constraint)}).",
