@@ -19,8 +19,9 @@ sample_sites <- function(sites) Filter(function(s) identical(s$type, "sample"), 
 site_dist <- function(msg) {
   target <- frames_shape(msg$frames)
   if (!length(target)) return(msg$fn)
-  bs <- dist_batch_shape(msg$fn)
-  if (identical(as.integer(bs), target)) return(msg$fn)
+  bs <- as.integer(dist_batch_shape(msg$fn))
+  k <- length(target)
+  if (length(bs) >= k && identical(bs[seq_len(k)], target)) return(msg$fn)
   if (!length(bs) || prod(bs) == 1) return(dist_expand(msg$fn, target))
   plates <- paste(vapply(msg$frames, function(f) f$name, ""), collapse = ", ")
   cli::cli_abort(c(
@@ -29,25 +30,38 @@ site_dist <- function(msg) {
   ), call = NULL)
 }
 
-# Unscaled log-density of a site, checked against its plates and broadcast to their shape.
+# Unscaled log-density of a site with one element per plate element: dimensions beyond the
+# plates' are event dimensions and are summed (plate dims come first, as rows of data do).
 site_log_prob_raw <- function(site) {
   lp <- dist_log_prob(site$fn, site$value)
   target <- frames_shape(site$frames)
   shape <- if (is.null(dim(lp))) length(lp) else dim(lp)
-  expected <- if (length(target)) target else 1L
-  if (identical(as.integer(shape), as.integer(expected)) ||
-      (length(target) == 1L && length(lp) == target)) {
+  n_target <- prod(target)
+  if (length(lp) == n_target) {
+    if (length(target) > 1L && !identical(as.integer(shape), target)) dim(lp) <- target
     return(lp)
   }
-  if (length(lp) == 1L && length(target)) {
-    # scalar density inside plates: the distribution broadcasts over the plates, as in Pyro
+  if (!length(target)) return(sum(lp))
+  if (length(lp) == 1L) {
+    # a scalar density inside plates: the distribution broadcasts over them, as in Pyro
     return(lp + if (length(target) == 1L) numeric(target) else array(0, target))
+  }
+  k <- length(target)
+  if (length(shape) > k && identical(as.integer(shape[seq_len(k)]), target)) {
+    dim(lp) <- c(n_target, length(lp) / n_target)
+    lp <- rowSums_any(lp)
+    if (k > 1L) dim(lp) <- target
+    return(lp)
   }
   cli::cli_abort(c(
     "Invalid log-density shape at site {.val {site$name}}.",
-    x = "Expected [{paste(expected, collapse = ', ')}] from its plates, got [{paste(shape, collapse = ', ')}].",
-    i = "Put the batched data inside {.fn plate}, or use a distribution whose event covers those dimensions."
+    x = "Its plates need [{paste(target, collapse = ', ')}] (then any event dims), got [{paste(shape, collapse = ', ')}].",
+    i = "Put batched data inside {.fn plate}, with the plate's dimension first."
   ), call = NULL)
+}
+
+rowSums_any <- function(x) {
+  if (is_tensor(x)) .Call(`_svi_cpp_tensor_reduce`, x, "sum", 1L) else rowSums(x)
 }
 
 scale_and_mask <- function(lp, scale, mask) {

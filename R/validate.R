@@ -50,12 +50,12 @@ check_model_guide_match <- function(model, guide) {
   invisible()
 }
 
-# A site's batch shape as its plates see it: the plate sizes, or the distribution's own
-# batch shape outside plates.
+# A site's batch shape after broadcasting over its plates (plate dims, then any others).
 site_batch_shape <- function(site) {
-  if (length(site$frames)) return(frames_shape(site$frames))
   bs <- as.integer(dist_batch_shape(site$fn))
-  if (length(bs) && prod(bs) == 1L) integer(0) else bs
+  if (length(bs) && prod(bs) == 1L) bs <- integer(0)
+  if (!length(bs) && length(site$frames)) bs <- frames_shape(site$frames)
+  bs
 }
 
 svi_warn_once <- function(key, message, env = parent.frame()) {

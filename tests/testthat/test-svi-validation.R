@@ -26,7 +26,7 @@ test_that("shape disagreements between model and guide are errors naming the sit
   expect_no_warning(svi_step(svi(model, guide, adam(), trace_elbo())))
   guide2 <- function() sample_site("z", dist_normal(param("m", c(0, 0)), 1))
   expect_snapshot(svi_step(svi(model, guide2, adam(), trace_elbo())), error = TRUE)
-  bad_obs <- function(y) sample_site("y", dist_normal(0, 1), obs = y)
+  bad_obs <- function(y) plate("p", 3, function(i) sample_site("y", dist_normal(0, 1), obs = y))
   expect_snapshot(svi_step(svi(bad_obs, function(y) NULL, adam(), trace_elbo()), c(1, 2)), error = TRUE)
 })
 
@@ -45,4 +45,13 @@ test_that("meanfield_elbo refuses non-reparameterized guides", {
   guide <- function() sample_site("z", nonreparameterized(dist_normal(param("m", 0), 1)))
   set.seed(1)
   expect_snapshot(svi_step(svi(model, guide, adam(), meanfield_elbo())), error = TRUE)
+})
+
+test_that("dimensions not covered by a plate are event dimensions (summed)", {
+  model <- function(y) sample_site("y", dist_normal(0, 1), obs = y)
+  tr <- trace_model(model, c(0.5, -1, 2))
+  expect_equal(tr$y$log_prob, sum(dnorm(c(0.5, -1, 2), log = TRUE)), tolerance = 1e-12)
+  m2 <- function(y) plate("rows", nrow(y), function(i) sample_site("y", dist_normal(0, 1), obs = y))
+  y <- matrix(c(0.1, 0.2, 0.3, -1, 0, 1), 3)
+  expect_equal(trace_model(m2, y)$y$log_prob, rowSums(dnorm(y, log = TRUE)), tolerance = 1e-12)
 })
