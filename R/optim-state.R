@@ -59,7 +59,7 @@ optim_param_state <- function(opt, name, theta) {
                    call = NULL)
   }
   if (!is.double(theta)) {
-    cli::cli_abort("The value of parameter {.val {name}} must be a double vector, not {bad_value(theta)}.",
+    cli::cli_abort("The value of parameter {.val {name}} must be a double vector, not {.obj_type_friendly {theta}}.",
                    call = NULL)
   }
   s <- optim_param_settings(opt, name)
