@@ -49,7 +49,8 @@ elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
       surrogate <- surrogate - lqs
     } else {
       if (is.null(log_r)) log_r <- compute_log_r(model, model_lp, guide_lp)
-      w <- sum_to_frames(log_r, g$frames)
+      # (tests switch Rao-Blackwellization off to measure what it buys)
+      w <- sum_to_frames(log_r, if (isFALSE(loss$rao_blackwellize)) list() else g$frames)
       score <- site_log_prob_raw(g)    # the score function is neither scaled nor masked
       surrogate <- surrogate + sum(score * w)
     }

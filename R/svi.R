@@ -118,14 +118,18 @@ step_is_finite <- function(res) {
   FALSE
 }
 
-# All new values are computed before any is stored, so an error or interrupt part-way
-# leaves the store untouched.
+# All new values are computed before any is stored, and the optimizer state is put back if
+# an update fails or is interrupted part-way, so a step is all or nothing.
 apply_update <- function(s, grads) {
   values <- s$store$values
+  saved <- optim_state_get(s$optim_state)
+  done <- FALSE
+  on.exit(if (!done) optim_state_set(s$optim_state, saved), add = TRUE)
   for (nm in names(grads)) {
     values[[nm]] <- optim_update(s$optim, s$optim_state, nm, values[[nm]], grads[[nm]])
   }
   s$store$values <- values
+  done <- TRUE
   s$steps <- s$steps + 1L
   invisible()
 }
