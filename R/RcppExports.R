@@ -61,6 +61,10 @@ cpp_tensor_provenance <- function(x) {
     .Call(`_svi_cpp_tensor_provenance`, x)
 }
 
+cpp_subsample <- function(n, k) {
+    .Call(`_svi_cpp_subsample`, n, k)
+}
+
 cpp_tape_new <- function() {
     .Call(`_svi_cpp_tape_new`)
 }

@@ -69,9 +69,10 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
   fn(idx)
 }
 
+# sample.int(size, subsample_size)'s draws, in O(subsample_size) time and memory.
 plate_indices <- function(size, subsample_size) {
   if (is.null(subsample_size) || subsample_size >= size) return(seq_len(size))
-  sort(sample.int(size, subsample_size))
+  .Call(`_svi_cpp_subsample`, size, subsample_size)
 }
 
 frames_scale <- function(frames) {

@@ -183,6 +183,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_subsample
+Rcpp::NumericVector cpp_subsample(double n, double k);
+RcppExport SEXP _svi_cpp_subsample(SEXP nSEXP, SEXP kSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type k(kSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_subsample(n, k));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tape_new
 SEXP cpp_tape_new();
 RcppExport SEXP _svi_cpp_tape_new() {
@@ -308,6 +320,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},
     {"_svi_cpp_tensor_add_provenance", (DL_FUNC) &_svi_cpp_tensor_add_provenance, 2},
     {"_svi_cpp_tensor_provenance", (DL_FUNC) &_svi_cpp_tensor_provenance, 1},
+    {"_svi_cpp_subsample", (DL_FUNC) &_svi_cpp_subsample, 2},
     {"_svi_cpp_tape_new", (DL_FUNC) &_svi_cpp_tape_new, 0},
     {"_svi_cpp_tape_start", (DL_FUNC) &_svi_cpp_tape_start, 1},
     {"_svi_cpp_tape_stop", (DL_FUNC) &_svi_cpp_tape_stop, 1},

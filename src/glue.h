@@ -55,6 +55,7 @@ struct RRng : svi::Rng {
   double gamma(double shape) override { return R::rgamma(shape, 1.0); }
   double poisson(double mu) override { return R::rpois(mu); }
   double binomial(double n, double p) override { return R::rbinom(n, p); }
+  double index(double n) override { return R_unif_index(n); }
 };
 RRng& r_rng();
 

@@ -38,3 +38,11 @@ Rcpp::IntegerVector cpp_tensor_provenance(SEXP x) {
   for (std::size_t k = 0; k < p.size(); ++k) out[k] = p[k] + 1;
   return out;
 }
+
+// A minibatch of k of the indices 1..n, identical to sample.int(n, k) for the same seed.
+// [[Rcpp::export(rng = true)]]
+Rcpp::NumericVector cpp_subsample(double n, double k) {
+  Rcpp::NumericVector out(static_cast<R_xlen_t>(k));
+  svi::subsample_indices(r_rng(), static_cast<long long>(n), static_cast<long long>(k), out.begin());
+  return out;
+}

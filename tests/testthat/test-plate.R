@@ -50,3 +50,15 @@ test_that("plate misuse is a clear error", {
   bad <- function() plate("p", 3, function(i) sample_site("z", dist_normal(c(0, 1), 1)))
   expect_snapshot(trace_model(bad), error = TRUE)
 })
+
+test_that("minibatches are sample.int()'s draws for the same seed, at O(k) cost", {
+  set.seed(3)
+  a <- plate("big", 1e6, subsample_size = 500, function(i) i)
+  set.seed(3)
+  expect_identical(as.integer(a), sample.int(1e6, 500))
+  set.seed(9)
+  a <- plate("small", 20, subsample_size = 19, function(i) i)
+  set.seed(9)
+  expect_identical(as.integer(a), sample.int(20, 19))
+  expect_identical(plate("all", 5, function(i) i), 1:5)
+})

@@ -11,6 +11,8 @@ struct Rng {
   virtual double gamma(double shape) = 0;     // Gamma(shape, rate = 1)
   virtual double poisson(double mu) = 0;
   virtual double binomial(double n, double p) = 0;
+  // A uniform index in 0 .. n-1 (R's R_unif_index in the glue, so minibatches match sample.int()).
+  virtual double index(double n) { return double(static_cast<long long>(uniform() * n)); }
 };
 
 }  // namespace svi

@@ -4,6 +4,7 @@
 #include "shape.hpp"
 #include "rng.hpp"
 #include "special.hpp"
+#include "subsample.hpp"
 #include "tape.hpp"
 #include "ops/arith.hpp"
 #include "ops/math.hpp"
