@@ -65,6 +65,14 @@ cpp_subsample <- function(n, k) {
     .Call(`_svi_cpp_subsample`, n, k)
 }
 
+cpp_tensor_detach <- function(x) {
+    .Call(`_svi_cpp_tensor_detach`, x)
+}
+
+cpp_tensor_plate_sum <- function(x, src_dims, tgt_dims, map) {
+    .Call(`_svi_cpp_tensor_plate_sum`, x, src_dims, tgt_dims, map)
+}
+
 cpp_tape_new <- function() {
     .Call(`_svi_cpp_tape_new`)
 }

@@ -83,6 +83,8 @@ site_log_prob <- function(site) {
 
 value_of <- function(x) if (is_tensor(x)) as.vector(tensor_value(x)) else as.vector(x)
 
+detach_value <- function(x) if (is_tensor(x)) .Call(`_svi_cpp_tensor_detach`, x) else x
+
 site_reparam <- function(site) isTRUE(has_rsample(site$fn))
 
 # The step context: tape (NULL when gradients are not wanted), store and this step's params.
@@ -116,7 +118,7 @@ run_elbo <- function(loss, model, guide, args, store, tape, training) {
     elbo <- elbo + r$elbo
     surrogate <- surrogate + r$surrogate
   }
-  value <- -elbo / n
+  value <- value_of(-elbo / n)  # on the tape too, so a replayed step reports the same loss
   grads <- list()
   if (!is.null(tape) && length(ctx$leaves)) {
     if (is_tensor(surrogate)) .Call(`_svi_cpp_tape_backward`, -surrogate / n)

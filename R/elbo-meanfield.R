@@ -39,7 +39,7 @@ elbo_particle.svi_meanfield_elbo <- function(loss, traces, training) {
   for (nm in setdiff(names(guide), names(model))) {
     elbo <- elbo - sum(site_log_prob(guide[[nm]]))
   }
-  list(elbo = value_of(elbo), surrogate = elbo)
+  list(elbo = elbo, surrogate = elbo)
 }
 
 check_meanfield_order <- function(model, guide) {

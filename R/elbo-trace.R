@@ -36,7 +36,7 @@ elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
   model_lp <- lapply(model, site_log_prob)
   for (nm in names(model)) {
     lps <- sum(model_lp[[nm]])
-    elbo <- elbo + value_of(lps)
+    elbo <- elbo + lps
     surrogate <- surrogate + lps
   }
   guide_lp <- lapply(guide, site_log_prob)
@@ -44,7 +44,7 @@ elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
   for (nm in names(guide)) {
     g <- guide[[nm]]
     lqs <- sum(guide_lp[[nm]])
-    elbo <- elbo - value_of(lqs)
+    elbo <- elbo - lqs
     if (site_reparam(g)) {
       surrogate <- surrogate - lqs
     } else {
@@ -58,11 +58,12 @@ elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
   list(elbo = elbo, surrogate = surrogate)
 }
 
-# Detached per-site costs log p - log q for the score-function weights.
+# Detached per-site costs log p - log q for the score-function weights (kept on the tape
+# when one is recording, so a replayed step recomputes them).
 compute_log_r <- function(model, model_lp, guide_lp) {
   lapply(names(model), function(nm) {
-    v <- value_of(model_lp[[nm]])
-    if (!isTRUE(model[[nm]]$is_observed) && !is.null(guide_lp[[nm]])) v <- v - value_of(guide_lp[[nm]])
-    cost_term(model[[nm]]$frames, v)
+    v <- model_lp[[nm]]
+    if (!isTRUE(model[[nm]]$is_observed) && !is.null(guide_lp[[nm]])) v <- v - guide_lp[[nm]]
+    cost_term(model[[nm]]$frames, detach_value(v))
   })
 }

@@ -2,7 +2,8 @@
 # log p - log q of every model site, each living on its own plates, reduced to the plates of a
 # non-reparameterized guide site: same index on shared plates, summed over the site's other
 # plates, added in full where the cost has no plate the guide site lacks.
-# All of it is plain numerics: these weights carry no gradient.
+# The weights carry no gradient: on a recording tape they are forward-only nodes (so a replay
+# recomputes them), otherwise plain numerics.
 
 # terms: list of list(frames = <frame names>, sizes = <sizes>, value = numeric array)
 cost_term <- function(frames, value) {
@@ -19,6 +20,11 @@ sum_to_frames <- function(terms, target) {
   total <- if (length(tsizes) > 1L) array(0, tsizes) else numeric(max(1L, prod(tsizes)))
   for (term in terms) {
     v <- term$value
+    if (is_tensor(v)) {
+      map <- match(term$frames, tnames, nomatch = 0L) - 1L
+      total <- total + .Call(`_svi_cpp_tensor_plate_sum`, v, term$sizes, tsizes, map)
+      next
+    }
     if (!length(term$frames)) {
       total <- total + sum(v)
       next

@@ -195,6 +195,29 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tensor_detach
+SEXP cpp_tensor_detach(SEXP x);
+RcppExport SEXP _svi_cpp_tensor_detach(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_detach(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_plate_sum
+SEXP cpp_tensor_plate_sum(SEXP x, std::vector<int> src_dims, std::vector<int> tgt_dims, std::vector<int> map);
+RcppExport SEXP _svi_cpp_tensor_plate_sum(SEXP xSEXP, SEXP src_dimsSEXP, SEXP tgt_dimsSEXP, SEXP mapSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< std::vector<int> >::type src_dims(src_dimsSEXP);
+    Rcpp::traits::input_parameter< std::vector<int> >::type tgt_dims(tgt_dimsSEXP);
+    Rcpp::traits::input_parameter< std::vector<int> >::type map(mapSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_plate_sum(x, src_dims, tgt_dims, map));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tape_new
 SEXP cpp_tape_new();
 RcppExport SEXP _svi_cpp_tape_new() {
@@ -321,6 +344,8 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_add_provenance", (DL_FUNC) &_svi_cpp_tensor_add_provenance, 2},
     {"_svi_cpp_tensor_provenance", (DL_FUNC) &_svi_cpp_tensor_provenance, 1},
     {"_svi_cpp_subsample", (DL_FUNC) &_svi_cpp_subsample, 2},
+    {"_svi_cpp_tensor_detach", (DL_FUNC) &_svi_cpp_tensor_detach, 1},
+    {"_svi_cpp_tensor_plate_sum", (DL_FUNC) &_svi_cpp_tensor_plate_sum, 4},
     {"_svi_cpp_tape_new", (DL_FUNC) &_svi_cpp_tape_new, 0},
     {"_svi_cpp_tape_start", (DL_FUNC) &_svi_cpp_tape_start, 1},
     {"_svi_cpp_tape_stop", (DL_FUNC) &_svi_cpp_tape_stop, 1},

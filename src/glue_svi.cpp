@@ -46,3 +46,18 @@ Rcpp::NumericVector cpp_subsample(double n, double k) {
   svi::subsample_indices(r_rng(), static_cast<long long>(n), static_cast<long long>(k), out.begin());
   return out;
 }
+
+// A value with no gradient path (the tape keeps it, so a replay recomputes it).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_tensor_detach(SEXP x) {
+  GlueTape& g = handle_tape(x);
+  return make_handle(g, svi::detach(g.tape, handle_index(x)));
+}
+
+// Sum a plate-shaped cost onto target plates (see svi/ops/plate.hpp); no gradient.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_tensor_plate_sum(SEXP x, std::vector<int> src_dims, std::vector<int> tgt_dims,
+                          std::vector<int> map) {
+  GlueTape& g = handle_tape(x);
+  return make_handle(g, svi::plate_sum(g.tape, handle_index(x), src_dims, tgt_dims, map));
+}

@@ -46,7 +46,7 @@ test_that("partial Rao-Blackwellization over a plate lowers the score-function v
   })
   est <- function(loss) {
     set.seed(5)
-    t(vapply(1:1500, function(k) elbo_loss_and_grads(loss, model, guide, x)$grads$m, numeric(n)))
+    t(vapply(1:800, function(k) elbo_loss_and_grads(loss, model, guide, x)$grads$m, numeric(n)))
   }
   rb <- est(trace_elbo())
   plain <- trace_elbo()

@@ -12,3 +12,4 @@
 #include "ops/linalg.hpp"
 #include "ops/index.hpp"
 #include "ops/mask.hpp"
+#include "ops/plate.hpp"
