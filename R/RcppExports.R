@@ -117,3 +117,7 @@ cpp_tensor_is_live <- function(h) {
     .Call(`_svi_cpp_tensor_is_live`, h)
 }
 
+cpp_tape_constant <- function(x) {
+    .Call(`_svi_cpp_tape_constant`, x)
+}
+

@@ -127,7 +127,8 @@ run_elbo <- function(loss, model, guide, args, store, tape, training) {
       as.vector(g)
     })
   }
-  list(loss = value, grads = grads)
+  # averages: the decaying-average baselines this step updated (committed by svi_step())
+  list(loss = value, grads = grads, averages = ctx$averages)
 }
 
 # One particle: list(elbo = number, surrogate = handle or number); the surrogate's gradient

@@ -6,6 +6,7 @@ new_param_store <- function() {
   e <- new.env(parent = emptyenv())
   e$values <- list()
   e$constraints <- list()
+  e$averages <- list()     # decaying-average baselines (tracegraph_elbo), outside the optimizer
   class(e) <- "svi_param_store"
   e
 }

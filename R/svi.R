@@ -102,6 +102,7 @@ svi_step <- function(s, ...) {
     res <- run_elbo(s$loss, s$model, s$guide, args, s$store, svi_tape(s), training = TRUE)
     if (!step_is_finite(res)) return(res$loss)
     apply_update(s, res$grads)
+    commit_averages(s$store, res$averages)
     res$loss
   })
 }

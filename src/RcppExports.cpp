@@ -326,6 +326,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tape_constant
+SEXP cpp_tape_constant(SEXP x);
+RcppExport SEXP _svi_cpp_tape_constant(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_constant(x));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
@@ -357,6 +367,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_dim", (DL_FUNC) &_svi_cpp_tensor_dim, 1},
     {"_svi_cpp_tensor_length", (DL_FUNC) &_svi_cpp_tensor_length, 1},
     {"_svi_cpp_tensor_is_live", (DL_FUNC) &_svi_cpp_tensor_is_live, 1},
+    {"_svi_cpp_tape_constant", (DL_FUNC) &_svi_cpp_tape_constant, 1},
     {NULL, NULL, 0}
 };
 

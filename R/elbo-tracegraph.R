@@ -1,0 +1,184 @@
+#' ELBO with per-site downstream costs, for guides with discrete or non-reparameterized latents
+#'
+#' `tracegraph_elbo()` (Pyro's `TraceGraph_ELBO`) estimates the same loss as [trace_elbo()]
+#' but a lower-variance gradient for guide sites that cannot be reparameterized (discrete
+#' latents, or distributions wrapped in `nonreparameterized()`). The score-function term of
+#' such a site `k` is weighted only by its *downstream cost*: the model log-densities and
+#' guide `-log q` terms whose values actually depend on the value drawn at `k` (found by
+#' following the value through the autodiff tape), including `k`'s own
+#' `log p - log q`. Terms inside a plate that `k` shares count only at the same index; terms
+#' on plates `k` is not in are summed (as in pyro-semantics section 3.3).
+#'
+#' A baseline can be subtracted from the downstream cost of each non-reparameterized guide
+#' site, through `sample_site(..., infer = list(baseline = ...))`:
+#' * [baseline_decaying_avg()]: an exponential moving average of the downstream cost,
+#'   per plate element;
+#' * [baseline_value()]: a value you supply;
+#' * [baseline_learned()]: an R function of an input, built from [param()] calls, trained to
+#'   predict the downstream cost by squared error.
+#'
+#' Pyro's spelling is accepted too: `list(use_decaying_avg_baseline = TRUE,
+#' baseline_beta = 0.95)`, `list(nn_baseline = fn, nn_baseline_input = x)` and
+#' `list(baseline_value = v)` (a decaying average and a learned or given baseline may be
+#' combined this way; they add up).
+#'
+#' The loss returned by [svi_step()] and [evaluate_loss()] is the negative ELBO estimate,
+#' exactly as for [trace_elbo()]; `evaluate_loss()` never touches the baselines.
+#' Use [gradient_variance()] to see how much a baseline reduces the gradient noise.
+#'
+#' @inheritParams trace_elbo
+#' @return An ELBO object for [svi()].
+#' @seealso [baseline_decaying_avg()], [gradient_variance()], [trace_elbo()]
+#' @examples
+#' # Two-component mixture with a discrete assignment per point
+#' set.seed(1)
+#' y <- c(rnorm(30, -2), rnorm(30, 2))
+#' model <- function(y) {
+#'   mu <- sample_site("mu", dist_normal(c(0, 0), 10))
+#'   plate("data", length(y), function(i) {
+#'     z <- sample_site("z", dist_bernoulli(prob = 0.5))
+#'     sample_site("y", dist_normal(mu[1] * (1 - z) + mu[2] * z, 1), obs = y)
+#'   })
+#' }
+#' guide <- function(y) {
+#'   sample_site("mu", dist_normal(param("mu_loc", c(-1, 1)), 0.1))
+#'   plate("data", length(y), function(i) {
+#'     sample_site("z", dist_bernoulli(logit = param("z_logit", rep(0, length(y)))),
+#'                 infer = list(baseline = baseline_decaying_avg()))
+#'   })
+#' }
+#' s <- svi(model, guide, adam(lr = 0.05), tracegraph_elbo())
+#' for (i in 1:300) svi_step(s, y)
+#' params(s)$mu_loc
+#' @export
+tracegraph_elbo <- function(num_particles = 1, vectorize_particles = FALSE) {
+  out <- trace_elbo(num_particles, vectorize_particles)
+  out$name <- "TraceGraph_ELBO"
+  class(out) <- c("svi_tracegraph_elbo", "svi_elbo")
+  out
+}
+
+# While training, every particle runs inside a TrackNonReparam handler. Site ids count up
+# over the whole step, so nodes of one particle never carry another particle's ids.
+#' @export
+elbo_handlers.svi_tracegraph_elbo <- function(loss, training) {
+  if (!training) return(function() list())
+  counter <- new.env(parent = emptyenv())
+  counter$n <- 0L
+  function() list(track_nonreparam_handler(counter))
+}
+
+# Postprocess hook: the value of every latent, non-reparameterized sample site becomes a
+# constant node marked with the site's id. The model replays the guide's (marked) value and
+# its site of the same name gets the same id.
+track_nonreparam_handler <- function(counter) {
+  ids <- new.env(parent = emptyenv())
+  new_handler("track_nonreparam", postprocess = function(msg) {
+    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) || site_reparam(msg)) return(msg)
+    if (!.Call(`_svi_cpp_tape_recording`)) return(msg)
+    id <- ids[[msg$name]]
+    if (is.null(id)) {
+      counter$n <- counter$n + 1L
+      id <- counter$n
+      assign(msg$name, id, envir = ids)
+    }
+    v <- msg$value
+    if (!is_tensor(v) || !(id %in% provenance(v))) msg$value <- mark_draw(msg$fn, v, id)
+    msg$prov_id <- id
+    msg
+  })
+}
+
+provenance <- function(x) .Call(`_svi_cpp_tensor_provenance`, x)
+
+# A non-reparameterized draw as a fresh constant node (no gradient flows through it, and no
+# other node gets the mark) that depends on its own site and on every site its distribution's
+# parameters depend on: the draw is a function of them (z2 ~ q(z2 | z1) depends on z1). Those
+# are read off the provenance of the density at the drawn value.
+mark_draw <- function(dist, v, id) {
+  raw <- if (is_tensor(v)) tensor_value(v) else v
+  deps <- provenance(dist_log_prob(dist, raw))
+  if (is_tensor(v)) deps <- union(deps, provenance(v))
+  out <- .Call(`_svi_cpp_tape_constant`, raw)
+  for (k in union(deps, id)) .Call(`_svi_cpp_tensor_add_provenance`, out, k)
+  out
+}
+
+#' @export
+elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
+  model <- traces$model
+  guide <- traces$guide
+  model_lp <- lapply(model, site_log_prob)
+  guide_lp <- lapply(guide, site_log_prob)
+  elbo <- 0
+  for (nm in names(model)) elbo <- elbo + sum(value_of(model_lp[[nm]]))
+  for (nm in names(guide)) elbo <- elbo - sum(value_of(guide_lp[[nm]]))
+  if (!training) return(list(elbo = elbo, surrogate = 0))
+
+  surrogate <- 0
+  costs <- downstream_costs(model, guide, model_lp, guide_lp)
+  for (nm in names(model)) surrogate <- surrogate + sum(model_lp[[nm]])
+  for (nm in names(guide)) {
+    if (site_reparam(guide[[nm]])) surrogate <- surrogate - sum(guide_lp[[nm]])
+  }
+  for (nm in names(costs)) {
+    g <- guide[[nm]]
+    dc <- sum_to_frames(costs[[nm]], g$frames)
+    bl <- site_baseline(g, dc)
+    w <- if (is.null(bl$value)) dc else dc - value_of(bl$value)
+    # the score function is neither scaled nor masked
+    score <- if (identical(g$scale, 1) && is.null(g$mask)) guide_lp[[nm]] else site_log_prob_raw(g)
+    surrogate <- surrogate + sum(score * w)
+    if (!is.null(bl$loss)) surrogate <- surrogate - bl$loss
+  }
+  list(elbo = elbo, surrogate = surrogate)
+}
+
+# For each non-reparameterized guide site (by name, in order of first dependence): the cost
+# terms whose log-density node depends on it, as cost_term()s for sum_to_frames(). Model terms
+# enter as log p, guide terms as -log q, each on its own site's plates.
+downstream_costs <- function(model, guide, model_lp, guide_lp) {
+  ids <- unlist(lapply(guide, function(g) g$prov_id))
+  site_of <- stats::setNames(names(ids), ids)
+  costs <- list()
+  add <- function(lp, frames, sign, label) {
+    for (k in provenance(lp)) {
+      nm <- site_of[as.character(k)]
+      if (is.na(nm)) next  # a model-only latent: no guide site to weight
+      term <- cost_term(frames, sign * value_of(lp))
+      term$label <- label
+      costs[[nm]] <<- c(costs[[nm]], list(term))
+    }
+  }
+  if (!length(ids)) return(costs)
+  for (nm in names(model)) add(model_lp[[nm]], model[[nm]]$frames, 1, paste0("model:", nm))
+  for (nm in names(guide)) add(guide_lp[[nm]], guide[[nm]]$frames, -1, paste0("guide:", nm))
+  costs
+}
+
+# For tests and debugging: one particle of `model`/`guide` under provenance tracking, giving
+# for each non-reparameterized guide site the terms of its downstream cost ("model:<site>" or
+# "guide:<site>") and its value reduced to the site's plates.
+tracegraph_costs <- function(model, guide, args = list(), store = new_param_store()) {
+  tape <- .Call(`_svi_cpp_tape_new`)
+  ctx <- new_ctx(store, tape)
+  old <- .svi$ctx
+  .Call(`_svi_cpp_tape_start`, tape)
+  .svi$ctx <- ctx
+  on.exit({
+    .svi$ctx <- old
+    .Call(`_svi_cpp_tape_stop`, tape)
+  }, add = TRUE)
+  extra <- elbo_handlers(tracegraph_elbo(), training = TRUE)
+  tr <- with_handlers(extra(), importance_traces(model, guide, args))
+  model_lp <- lapply(tr$model, site_log_prob)
+  guide_lp <- lapply(tr$guide, site_log_prob)
+  costs <- downstream_costs(tr$model, tr$guide, model_lp, guide_lp)
+  list(
+    terms = lapply(costs, function(cs) vapply(cs, function(t) t$label, "")),
+    cost = Map(function(cs, nm) sum_to_frames(cs, tr$guide[[nm]]$frames), costs, names(costs)),
+    model = lapply(model_lp, value_of),
+    guide = lapply(guide_lp, value_of),
+    values = lapply(tr$guide, function(g) value_of(g$value))
+  )
+}
