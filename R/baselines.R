@@ -144,31 +144,36 @@ parse_baseline <- function(spec, site) {
 
 if_null <- function(a, b) if (is.null(a)) b else a
 
-# The baseline of a non-reparameterized guide site for downstream cost `dc` (numeric, with
-# the site's plate shape): list(value = b or NULL, loss = squared-error loss or NULL).
+# The baseline of a non-reparameterized guide site for downstream cost `dc` (detached, with
+# the site's plate shape): list(value = b or NULL, loss = squared-error loss or NULL), `b`
+# shaped like `dc`.
 site_baseline <- function(site, dc) {
   spec <- parse_baseline(site$infer$baseline, site$name)
   if (is.null(spec)) return(list(value = NULL, loss = NULL))
   b <- 0
   if (spec$decay) b <- decaying_avg_step(site$name, dc, spec$beta)
+  extra <- NULL
   if (!is.null(spec$fn)) {
     input <- if (is_tensor(spec$input)) tensor_value(spec$input) else spec$input
-    out <- spec$fn(input)
-    if (!is_tensor(out) && !is.numeric(out)) {
-      cli::cli_abort("The learned baseline of site {.val {site$name}} returned {.obj_type_friendly {out}}, not a number or tensor.", call = NULL)
+    extra <- spec$fn(input)
+    if (!is_tensor(extra) && !is.numeric(extra)) {
+      cli::cli_abort("The learned baseline of site {.val {site$name}} returned {.obj_type_friendly {extra}}, not a number or tensor.", call = NULL)
     }
-    b <- b + flat(out)
   } else if (!is.null(spec$value)) {
-    b <- b + flat(spec$value)
+    extra <- spec$value
   }
-  check_baseline_shape(b, dc, site$name)
-  loss <- NULL
-  if (!is.null(spec$fn) || !is.null(spec$value)) loss <- sum((as.vector(dc) - flat(b))^2)
+  if (!is.null(extra)) {
+    check_baseline_shape(extra, dc, site$name)
+    b <- b + like_shape(extra, dc)
+  }
+  loss <- if (!is.null(extra)) sum((dc - b)^2) else NULL
   list(value = b, loss = loss)
 }
 
-flat <- function(x) {
-  if (!is.null(dim(x))) dim(x) <- NULL
+# x (a handle or numeric with as many elements as `like`) with like's dims.
+like_shape <- function(x, like) {
+  d <- dim(like)
+  if (!identical(dim(x), d)) dim(x) <- d
   x
 }
 
@@ -185,6 +190,7 @@ check_baseline_shape <- function(b, dc, site) {
 # in the step context; svi_step() commits it to the store when the step succeeds.
 decaying_avg_step <- function(name, dc, beta) {
   ctx <- .svi$ctx
+  dc <- if (is_tensor(dc)) tensor_value(dc) else dc
   if (is.null(ctx$averages)) ctx$averages <- list()
   old <- if_null(ctx$averages[[name]], ctx$store$averages[[name]])
   if (is.null(old)) {
@@ -195,6 +201,7 @@ decaying_avg_step <- function(name, dc, beta) {
       i = "The average is kept per plate element: the plate's (sub)sample size must not change between steps."
     ), call = NULL)
   }
+  old <- like_shape(old, dc)
   ctx$averages[[name]] <- (1 - beta) * dc + beta * old
   old
 }

@@ -110,22 +110,22 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
   guide <- traces$guide
   model_lp <- lapply(model, site_log_prob)
   guide_lp <- lapply(guide, site_log_prob)
-  elbo <- 0
-  for (nm in names(model)) elbo <- elbo + sum(value_of(model_lp[[nm]]))
-  for (nm in names(guide)) elbo <- elbo - sum(value_of(guide_lp[[nm]]))
+  model_sum <- lapply(model_lp, sum)
+  guide_sum <- lapply(guide_lp, sum)
+  # the ELBO stays on the tape when one records (as for trace_elbo()), else it is a number
+  elbo <- Reduce(`+`, model_sum, 0) - Reduce(`+`, guide_sum, 0)
   if (!training) return(list(elbo = elbo, surrogate = 0))
 
-  surrogate <- 0
-  costs <- downstream_costs(model, guide, model_lp, guide_lp)
-  for (nm in names(model)) surrogate <- surrogate + sum(model_lp[[nm]])
+  surrogate <- Reduce(`+`, model_sum, 0)
   for (nm in names(guide)) {
-    if (site_reparam(guide[[nm]])) surrogate <- surrogate - sum(guide_lp[[nm]])
+    if (site_reparam(guide[[nm]])) surrogate <- surrogate - guide_sum[[nm]]
   }
+  costs <- downstream_costs(model, guide, model_lp, guide_lp)
   for (nm in names(costs)) {
     g <- guide[[nm]]
-    dc <- sum_to_frames(costs[[nm]], g$frames)
+    dc <- sum_to_frames(costs[[nm]], g$frames)   # detached: no gradient flows through it
     bl <- site_baseline(g, dc)
-    w <- if (is.null(bl$value)) dc else dc - value_of(bl$value)
+    w <- if (is.null(bl$value)) dc else dc - detach_value(bl$value)
     # the score function is neither scaled nor masked
     score <- if (identical(g$scale, 1) && is.null(g$mask)) guide_lp[[nm]] else site_log_prob_raw(g)
     surrogate <- surrogate + sum(score * w)
@@ -145,7 +145,7 @@ downstream_costs <- function(model, guide, model_lp, guide_lp) {
     for (k in provenance(lp)) {
       nm <- site_of[as.character(k)]
       if (is.na(nm)) next  # a model-only latent: no guide site to weight
-      term <- cost_term(frames, sign * value_of(lp))
+      term <- cost_term(frames, sign * detach_value(lp))
       term$label <- label
       costs[[nm]] <<- c(costs[[nm]], list(term))
     }
@@ -176,7 +176,7 @@ tracegraph_costs <- function(model, guide, args = list(), store = new_param_stor
   costs <- downstream_costs(tr$model, tr$guide, model_lp, guide_lp)
   list(
     terms = lapply(costs, function(cs) vapply(cs, function(t) t$label, "")),
-    cost = Map(function(cs, nm) sum_to_frames(cs, tr$guide[[nm]]$frames), costs, names(costs)),
+    cost = Map(function(cs, nm) value_of(sum_to_frames(cs, tr$guide[[nm]]$frames)), costs, names(costs)),
     model = lapply(model_lp, value_of),
     guide = lapply(guide_lp, value_of),
     values = lapply(tr$guide, function(g) value_of(g$value))
