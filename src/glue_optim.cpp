@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 #include <svi/optim/optim.hpp>
+#include "optim_slot.h"
 
 namespace {
 
@@ -41,6 +42,100 @@ Rcpp::NumericVector buffer(SEXP buffers, const char* name, R_xlen_t n, const std
 
 }  // namespace
 
+namespace glue {
+
+OptimSlot::OptimSlot(const std::string& kind_, const std::string& name_, R_xlen_t n_, double step_,
+                     double lr_, SEXP bufs, SEXP settings)
+    : kind(kind_), name(name_), n(n_), step(static_cast<long long>(step_)), lr(lr_) {
+  auto take = [&](const char* b) {
+    Rcpp::NumericVector v = buffer(bufs, b, n, name);
+    buffer_names.push_back(b);
+    buffers.emplace_back(v.begin(), v.end());
+  };
+  if (kind == "adam") {
+    adam.beta1 = num(settings, "beta1", adam.beta1);
+    adam.beta2 = num(settings, "beta2", adam.beta2);
+    adam.eps = num(settings, "eps", adam.eps);
+    adam.weight_decay = num(settings, "weight_decay", 0.0);
+    adam.amsgrad = flag(settings, "amsgrad");
+    take("exp_avg");
+    take("exp_avg_sq");
+    if (adam.amsgrad) take("max_exp_avg_sq");
+  } else if (kind == "clipped_adam") {
+    cadam.beta1 = num(settings, "beta1", cadam.beta1);
+    cadam.beta2 = num(settings, "beta2", cadam.beta2);
+    cadam.eps = num(settings, "eps", cadam.eps);
+    cadam.weight_decay = num(settings, "weight_decay", 0.0);
+    cadam.clip_norm = num(settings, "clip_norm", cadam.clip_norm);
+    cadam.lrd = num(settings, "lrd", 1.0);
+    take("exp_avg");
+    take("exp_avg_sq");
+  } else if (kind == "sgd") {
+    sgd.momentum = num(settings, "momentum", 0.0);
+    sgd.dampening = num(settings, "dampening", 0.0);
+    sgd.weight_decay = num(settings, "weight_decay", 0.0);
+    sgd.nesterov = flag(settings, "nesterov");
+    if (sgd.momentum != 0.0) take("momentum_buffer");
+  } else {
+    fail("unknown optimizer '" + kind + "'");
+  }
+  // PyroOptim's clip_args (norm first, then value). ClippedAdam's own clip_norm is an
+  // elementwise clamp inside its step instead.
+  if (kind != "clipped_adam") {
+    clip_norm = num(settings, "clip_norm", NA_REAL);
+    clip_value = num(settings, "clip_value", NA_REAL);
+  }
+  g.resize(static_cast<std::size_t>(n));
+}
+
+void OptimSlot::update(double* theta, const double* grad) {
+  const double* gp = nullptr;
+  if (grad) {
+    for (R_xlen_t i = 0; i < n; ++i) {
+      if (!std::isfinite(grad[i]))
+        fail("the gradient of parameter '" + name + "' is not finite (at position " +
+             std::to_string(i + 1) + "); the optimizer cannot use it");
+      g[i] = grad[i];
+    }
+    if (!ISNAN(clip_norm)) svi::optim::clip_grad_norm(g.data(), n, clip_norm);
+    if (!ISNAN(clip_value)) svi::optim::clip_grad_value(g.data(), n, clip_value);
+    gp = g.data();
+  }
+  if (kind == "adam") {
+    svi::optim::AdamState s;
+    s.step = step; s.lr = lr;
+    s.exp_avg = buffers[0].data(); s.exp_avg_sq = buffers[1].data();
+    if (adam.amsgrad) s.max_exp_avg_sq = buffers[2].data();
+    svi::optim::adam_step(theta, gp, n, s, adam);
+    step = s.step; lr = s.lr;
+  } else if (kind == "clipped_adam") {
+    svi::optim::ClippedAdamState s;
+    s.step = step; s.lr = lr;
+    s.exp_avg = buffers[0].data(); s.exp_avg_sq = buffers[1].data();
+    svi::optim::clipped_adam_step(theta, gp, n, s, cadam);
+    step = s.step; lr = s.lr;
+  } else {
+    svi::optim::SgdState s;
+    s.step = step; s.lr = lr;
+    if (!buffers.empty()) s.momentum_buffer = buffers[0].data();
+    svi::optim::sgd_step(theta, gp, n, s, sgd);
+    step = s.step; lr = s.lr;
+  }
+}
+
+SEXP OptimSlot::buffers_to_r() const {
+  Rcpp::List out(buffers.size());
+  Rcpp::CharacterVector nms(buffers.size());
+  for (std::size_t k = 0; k < buffers.size(); ++k) {
+    out[k] = Rcpp::NumericVector(buffers[k].begin(), buffers[k].end());
+    nms[k] = buffer_names[k];
+  }
+  out.attr("names") = nms;
+  return out;
+}
+
+}  // namespace glue
+
 // One optimizer step for one parameter. grad = NULL means "no gradient this step" (see
 // svi/optim/common.hpp). Returns list(value, step, lr, buffers).
 // [[Rcpp::export(rng = false)]]
@@ -48,8 +143,7 @@ SEXP cpp_optim_step(std::string kind, std::string name, SEXP theta, SEXP grad, d
                     double lr, SEXP buffers, SEXP settings) {
   if (TYPEOF(theta) != REALSXP) fail("the value of parameter '" + name + "' must be a double vector");
   const R_xlen_t n = Rf_xlength(theta);
-  Rcpp::NumericVector g;
-  const double* gp = nullptr;
+  Rcpp::NumericVector gv;
   if (!Rf_isNull(grad)) {
     if (TYPEOF(grad) != REALSXP && TYPEOF(grad) != INTSXP)
       fail(std::string("the gradient of parameter '") + name + "' must be numeric, not " +
@@ -57,93 +151,14 @@ SEXP cpp_optim_step(std::string kind, std::string name, SEXP theta, SEXP grad, d
     if (Rf_xlength(grad) != n)
       fail("the gradient of parameter '" + name + "' has length " +
            std::to_string(Rf_xlength(grad)) + " but the parameter has length " + std::to_string(n));
-    g = Rcpp::clone(Rcpp::NumericVector(grad));  // clipping works in place on our own copy
-    for (R_xlen_t i = 0; i < n; ++i)
-      if (!std::isfinite(g[i]))
-        fail("the gradient of parameter '" + name + "' is not finite (at position " +
-             std::to_string(i + 1) + "); the optimizer cannot use it");
-    // PyroOptim's clip_args (norm first, then value). ClippedAdam's own clip_norm is an
-    // elementwise clamp inside its step instead.
-    if (kind != "clipped_adam") {
-      const double cn = num(settings, "clip_norm", NA_REAL), cv = num(settings, "clip_value", NA_REAL);
-      if (!ISNAN(cn)) svi::optim::clip_grad_norm(g.begin(), n, cn);
-      if (!ISNAN(cv)) svi::optim::clip_grad_value(g.begin(), n, cv);
-    }
-    gp = g.begin();
+    gv = Rcpp::NumericVector(grad);  // coerces integers; never modified
   }
+  glue::OptimSlot slot(kind, name, n, step, lr, buffers, settings);
   Rcpp::NumericVector value = Rcpp::clone(Rcpp::NumericVector(theta));  // keeps attributes
-  Rcpp::List out_buffers;
-  long long st = static_cast<long long>(step);
-  if (kind == "adam") {
-    svi::optim::AdamConfig c;
-    c.beta1 = num(settings, "beta1", c.beta1);
-    c.beta2 = num(settings, "beta2", c.beta2);
-    c.eps = num(settings, "eps", c.eps);
-    c.weight_decay = num(settings, "weight_decay", 0.0);
-    c.amsgrad = flag(settings, "amsgrad");
-    Rcpp::NumericVector m = buffer(buffers, "exp_avg", n, name);
-    Rcpp::NumericVector v = buffer(buffers, "exp_avg_sq", n, name);
-    svi::optim::AdamState s;
-    s.step = st;
-    s.lr = lr;
-    s.exp_avg = m.begin();
-    s.exp_avg_sq = v.begin();
-    if (c.amsgrad) {
-      Rcpp::NumericVector mx = buffer(buffers, "max_exp_avg_sq", n, name);
-      s.max_exp_avg_sq = mx.begin();
-      svi::optim::adam_step(value.begin(), gp, n, s, c);
-      out_buffers = Rcpp::List::create(Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v,
-                                       Rcpp::Named("max_exp_avg_sq") = mx);
-    } else {
-      svi::optim::adam_step(value.begin(), gp, n, s, c);
-      out_buffers = Rcpp::List::create(Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v);
-    }
-    st = s.step;
-    lr = s.lr;
-  } else if (kind == "clipped_adam") {
-    svi::optim::ClippedAdamConfig c;
-    c.beta1 = num(settings, "beta1", c.beta1);
-    c.beta2 = num(settings, "beta2", c.beta2);
-    c.eps = num(settings, "eps", c.eps);
-    c.weight_decay = num(settings, "weight_decay", 0.0);
-    c.clip_norm = num(settings, "clip_norm", c.clip_norm);
-    c.lrd = num(settings, "lrd", 1.0);
-    Rcpp::NumericVector m = buffer(buffers, "exp_avg", n, name);
-    Rcpp::NumericVector v = buffer(buffers, "exp_avg_sq", n, name);
-    svi::optim::ClippedAdamState s;
-    s.step = st;
-    s.lr = lr;
-    s.exp_avg = m.begin();
-    s.exp_avg_sq = v.begin();
-    svi::optim::clipped_adam_step(value.begin(), gp, n, s, c);
-    out_buffers = Rcpp::List::create(Rcpp::Named("exp_avg") = m, Rcpp::Named("exp_avg_sq") = v);
-    st = s.step;
-    lr = s.lr;
-  } else if (kind == "sgd") {
-    svi::optim::SgdConfig c;
-    c.momentum = num(settings, "momentum", 0.0);
-    c.dampening = num(settings, "dampening", 0.0);
-    c.weight_decay = num(settings, "weight_decay", 0.0);
-    c.nesterov = flag(settings, "nesterov");
-    svi::optim::SgdState s;
-    s.step = st;
-    s.lr = lr;
-    if (c.momentum != 0.0) {
-      Rcpp::NumericVector b = buffer(buffers, "momentum_buffer", n, name);
-      s.momentum_buffer = b.begin();
-      svi::optim::sgd_step(value.begin(), gp, n, s, c);
-      out_buffers = Rcpp::List::create(Rcpp::Named("momentum_buffer") = b);
-    } else {
-      svi::optim::sgd_step(value.begin(), gp, n, s, c);
-      out_buffers = Rcpp::List::create();
-    }
-    st = s.step;
-    lr = s.lr;
-  } else {
-    fail("unknown optimizer '" + kind + "'");
-  }
-  return Rcpp::List::create(Rcpp::Named("value") = value, Rcpp::Named("step") = static_cast<double>(st),
-                            Rcpp::Named("lr") = lr, Rcpp::Named("buffers") = out_buffers);
+  slot.update(value.begin(), Rf_isNull(grad) ? nullptr : gv.begin());
+  return Rcpp::List::create(Rcpp::Named("value") = value,
+                            Rcpp::Named("step") = static_cast<double>(slot.step),
+                            Rcpp::Named("lr") = slot.lr, Rcpp::Named("buffers") = slot.buffers_to_r());
 }
 
 // The lr after a schedule advances to `epoch` (1, 2, ...), from the current lr.
