@@ -115,7 +115,7 @@ parse_baseline <- function(spec, site) {
   bad <- setdiff(keys, pyro_baseline_keys)
   if (length(bad)) {
     cli::cli_abort(c(
-      "Unrecognized baseline option{?s} at site {.val {site}}: {.val {bad}}.",
+      "At site {.val {site}}: unrecognized baseline {cli::qty(length(bad))}option{?s} {.val {bad}}.",
       i = "Known options: {.val {pyro_baseline_keys}}."
     ), call = NULL)
   }
