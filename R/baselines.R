@@ -190,16 +190,21 @@ check_baseline_shape <- function(b, dc, site) {
 # in the step context; svi_step() commits it to the store when the step succeeds.
 decaying_avg_step <- function(name, dc, beta) {
   ctx <- .svi$ctx
-  dc <- if (is_tensor(dc)) tensor_value(dc) else dc
   if (is.null(ctx$averages)) ctx$averages <- list()
   old <- if_null(ctx$averages[[name]], ctx$store$averages[[name]])
   if (is.null(old)) {
-    old <- dc * 0
+    old <- value_of(dc) * 0
   } else if (length(old) != length(dc)) {
     cli::cli_abort(c(
       "The decaying-average baseline of site {.val {name}} has {length(old)} element{?s} but its downstream cost now has {length(dc)}.",
       i = "The average is kept per plate element: the plate's (sub)sample size must not change between steps."
     ), call = NULL)
+  }
+  if (is_tensor(dc) && !is_tensor(old)) {
+    # the stored average enters the tape as a state leaf: a compiled replay overwrites it
+    # with the committed average before every step (see compiled_program())
+    old <- .Call(`_svi_cpp_tensor_state`, ctx$tape, like_shape(old, value_of(dc)))
+    ctx$average_leaves[[name]] <- old
   }
   old <- like_shape(old, dc)
   ctx$averages[[name]] <- (1 - beta) * dc + beta * old

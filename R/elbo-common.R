@@ -99,15 +99,18 @@ new_ctx <- function(store, tape) {
 
 # Runs `num_particles` particles of `loss` and returns list(loss, grads, leaves).
 # With a tape, the surrogate is differentiated once for all particles.
-run_elbo <- function(loss, model, guide, args, store, tape, training) {
+run_elbo <- function(loss, model, guide, args, store, tape, training, compile = FALSE) {
   ctx <- new_ctx(store, tape)
+  ctx$compile <- compile
   old <- .svi$ctx
   if (!is.null(tape)) .Call(`_svi_cpp_tape_start`, tape)
   .svi$ctx <- ctx
   on.exit({
     .svi$ctx <- old
-    if (!is.null(tape)) .Call(`_svi_cpp_tape_stop`, tape)
+    # a compiled recording keeps its nodes and constants for replay
+    if (!is.null(tape)) .Call(if (compile) `_svi_cpp_tape_freeze` else `_svi_cpp_tape_stop`, tape)
   }, add = TRUE)
+  if (compile) args <- lapply(args, as_data_tensor, tape = tape)
   n <- loss$num_particles
   elbo <- 0
   surrogate <- 0
@@ -118,17 +121,24 @@ run_elbo <- function(loss, model, guide, args, store, tape, training) {
     elbo <- elbo + r$elbo
     surrogate <- surrogate + r$surrogate
   }
-  value <- value_of(-elbo / n)  # on the tape too, so a replayed step reports the same loss
+  loss_h <- -elbo / n     # on the tape too, so a replayed step reports the same loss
+  value <- value_of(loss_h)
   grads <- list()
+  surrogate_loss <- NULL
   if (!is.null(tape) && length(ctx$leaves)) {
-    if (is_tensor(surrogate)) .Call(`_svi_cpp_tape_backward`, -surrogate / n)
+    if (is_tensor(surrogate)) {
+      surrogate_loss <- -surrogate / n
+      .Call(`_svi_cpp_tape_backward`, surrogate_loss)
+    }
     grads <- lapply(ctx$leaves, function(l) {
       g <- if (is_tensor(surrogate)) .Call(`_svi_cpp_tensor_grad`, l) else tensor_value(l) * 0
       as.vector(g)
     })
   }
   # averages: the decaying-average baselines this step updated (committed by svi_step())
-  list(loss = value, grads = grads, averages = ctx$averages)
+  out <- list(loss = value, grads = grads, averages = lapply(ctx$averages, value_of))
+  if (compile) out$program <- compiled_program(ctx, loss_h, surrogate_loss, tape)
+  out
 }
 
 # One particle: list(elbo = number, surrogate = handle or number); the surrogate's gradient

@@ -44,6 +44,8 @@ apply_stack <- function(msg) {
   }
   if (!isTRUE(msg$stop)) first <- 1L
   msg <- default_process(msg)
+  ctx <- .svi$ctx
+  if (!is.null(ctx) && isTRUE(ctx$compile)) compiled_mark(ctx, msg)
   for (i in seq_len(n)) {
     if (i < first) next
     h <- stack[[i]]

@@ -70,8 +70,13 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
 }
 
 # sample.int(size, subsample_size)'s draws, in O(subsample_size) time and memory.
+# In a compiled recording the minibatch is a node of the tape instead, redrawn on replay.
 plate_indices <- function(size, subsample_size) {
   if (is.null(subsample_size) || subsample_size >= size) return(seq_len(size))
+  ctx <- .svi$ctx
+  if (!is.null(ctx) && isTRUE(ctx$compile)) {
+    return(.Call(`_svi_cpp_tape_subsample`, ctx$tape, size, subsample_size))
+  }
   .Call(`_svi_cpp_subsample`, size, subsample_size)
 }
 

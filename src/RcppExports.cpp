@@ -11,6 +11,86 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_tape_freeze
+void cpp_tape_freeze(SEXP xp);
+RcppExport SEXP _svi_cpp_tape_freeze(SEXP xpSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    cpp_tape_freeze(xp);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_tensor_constant
+SEXP cpp_tensor_constant(SEXP xp, SEXP x);
+RcppExport SEXP _svi_cpp_tensor_constant(SEXP xpSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_constant(xp, x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tape_subsample
+SEXP cpp_tape_subsample(SEXP xp, double n, double k);
+RcppExport SEXP _svi_cpp_tape_subsample(SEXP xpSEXP, SEXP nSEXP, SEXP kSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    Rcpp::traits::input_parameter< double >::type n(nSEXP);
+    Rcpp::traits::input_parameter< double >::type k(kSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_subsample(xp, n, k));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_node
+int cpp_tensor_node(SEXP h);
+RcppExport SEXP _svi_cpp_tensor_node(SEXP hSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type h(hSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_node(h));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tape_signature
+Rcpp::CharacterVector cpp_tape_signature(SEXP xp);
+RcppExport SEXP _svi_cpp_tape_signature(SEXP xpSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_signature(xp));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_compiled_steps
+Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, int loss_node, int surrogate_node, int num_steps);
+RcppExport SEXP _svi_cpp_compiled_steps(SEXP xpSEXP, SEXP paramsSEXP, SEXP averagesSEXP, SEXP loss_nodeSEXP, SEXP surrogate_nodeSEXP, SEXP num_stepsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type params(paramsSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type averages(averagesSEXP);
+    Rcpp::traits::input_parameter< int >::type loss_node(loss_nodeSEXP);
+    Rcpp::traits::input_parameter< int >::type surrogate_node(surrogate_nodeSEXP);
+    Rcpp::traits::input_parameter< int >::type num_steps(num_stepsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_compiled_steps(xp, params, averages, loss_node, surrogate_node, num_steps));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_state
+SEXP cpp_tensor_state(SEXP xp, SEXP x);
+RcppExport SEXP _svi_cpp_tensor_state(SEXP xpSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_state(xp, x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_ops
 SEXP cpp_tensor_ops(const char* op, SEXP e1, SEXP e2);
 RcppExport SEXP _svi_cpp_tensor_ops(SEXP opSEXP, SEXP e1SEXP, SEXP e2SEXP) {
@@ -338,6 +418,13 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_svi_cpp_tape_freeze", (DL_FUNC) &_svi_cpp_tape_freeze, 1},
+    {"_svi_cpp_tensor_constant", (DL_FUNC) &_svi_cpp_tensor_constant, 2},
+    {"_svi_cpp_tape_subsample", (DL_FUNC) &_svi_cpp_tape_subsample, 3},
+    {"_svi_cpp_tensor_node", (DL_FUNC) &_svi_cpp_tensor_node, 1},
+    {"_svi_cpp_tape_signature", (DL_FUNC) &_svi_cpp_tape_signature, 1},
+    {"_svi_cpp_compiled_steps", (DL_FUNC) &_svi_cpp_compiled_steps, 6},
+    {"_svi_cpp_tensor_state", (DL_FUNC) &_svi_cpp_tensor_state, 2},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_tensor_reduce", (DL_FUNC) &_svi_cpp_tensor_reduce, 3},

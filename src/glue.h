@@ -25,6 +25,9 @@ struct GlueTape {
 GlueTape* tape_from_xptr(SEXP xp);
 void tape_begin(GlueTape& g);
 void tape_end(GlueTape& g);
+// Ends recording (handles go stale) but keeps the nodes and the R constants they point at, so
+// the tape can be replayed (compiled mode).
+void tape_freeze(GlueTape& g);
 
 // Handles
 SEXP make_handle(const GlueTape& g, int idx);

@@ -63,6 +63,10 @@ GlueTape* tape_from_xptr(SEXP xp) {
 void tape_begin(GlueTape& g) {
   if (g.serial) fail("this tape is already recording");
   g.tape.clear();
+  if (g.keep != R_NilValue) {  // a frozen tape being reused: let go of its constants
+    for (int i = 0; i < g.nkeep; ++i) SET_VECTOR_ELT(g.keep, i, R_NilValue);
+    g.nkeep = 0;
+  }
   g.serial = next_serial++;
   if (next_serial == 0) next_serial = 1;
   active.push_back(&g);
@@ -76,6 +80,12 @@ void tape_end(GlueTape& g) {
     for (int i = 0; i < g.nkeep; ++i) SET_VECTOR_ELT(g.keep, i, R_NilValue);
     g.nkeep = 0;
   }
+}
+
+void tape_freeze(GlueTape& g) {
+  if (!g.serial) return;
+  active.erase(std::remove(active.begin(), active.end(), &g), active.end());
+  g.serial = 0;
 }
 
 GlueTape* current_tape() { return active.empty() ? nullptr : active.back(); }

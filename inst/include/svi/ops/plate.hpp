@@ -5,6 +5,7 @@
 // Both are forward-only: their results never need a gradient.
 #pragma once
 #include <vector>
+#include "../subsample.hpp"
 #include "../tape.hpp"
 
 namespace svi {
@@ -54,7 +55,14 @@ inline void plate_sum_f(Tape& t, Node& o) {
   }
 }
 
+// A minibatch of the plate's indices, drawn afresh on every forward pass (record and replay).
+inline void subsample_f(Tape& t, Node& o) {
+  o.own.resize(o.shape.n);
+  subsample_indices(t.random(), static_cast<long long>(o.a0), o.shape.n, o.own.data());
+}
+
 inline const OpDef kDetach{"detach", detach_f, no_grad_b};
+inline const OpDef kSubsample{"subsample", subsample_f, no_grad_b};
 inline const OpDef kPlateSum{"plate_sum", plate_sum_f, no_grad_b};
 
 }  // namespace detail
@@ -64,6 +72,12 @@ inline int detach(Tape& t, int x) {
   int r = t.op(&detail::kDetach, {x}, t.shape(x));
   t.node(r).needs_grad = false;
   return r;
+}
+
+// k indices out of 1..n (as sample.int(n, k)), redrawn each time the tape runs forward.
+inline int subsample(Tape& t, double n, Eigen::Index k) {
+  if (k < 1 || double(k) > n) throw Error("subsample size must be between 1 and the plate size");
+  return t.op(&detail::kSubsample, {}, Shape::vec(k), n);
 }
 
 // src_dims: the term's plate sizes; tgt_dims: the target's; map[k]: the target dim of source
