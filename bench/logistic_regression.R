@@ -1,0 +1,29 @@
+# N = 10000, D = 20 Bayesian logistic regression (the model of shared/bench/logreg_floor.cpp):
+# w ~ N(0, 1), b ~ N(0, 5), y ~ Bernoulli(logit = X w + b) in a plate; mean-field normal guide.
+source("bench/common.R")
+set.seed(0)
+N <- 10000
+D <- 20
+X <- matrix(rnorm(N * D), N, D)
+y <- as.numeric(runif(N) < plogis(X %*% rnorm(D)))
+model <- function(X, y) {
+  w <- sample_site("w", dist_normal(numeric(ncol(X)), 1))
+  b <- sample_site("b", dist_normal(0, 5))
+  plate("data", nrow(X), function(i) {
+    sample_site("y", dist_bernoulli(logit = X %*% w + b), obs = y)
+  })
+}
+guide <- function(X, y) {
+  D <- ncol(X)
+  w <- sample_site("w", dist_normal(param("w_loc", numeric(D)),
+                                    param("w_scale", rep(0.1, D), constraint = constraint_positive())))
+  b <- sample_site("b", dist_normal(param("b_loc", 0), param("b_scale", 0.1, constraint = constraint_positive())))
+}
+floor_sec <- run_floor()
+for (compile in c(FALSE, TRUE)) {
+  set.seed(2)
+  s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = compile)
+  sec <- if (compile) time_compiled(s, list(X, y)) else time_steps(function() svi_step(s, X, y))
+  report("logistic_regression", if (compile) "compiled" else "dynamic", sec,
+         list(floor_sec_per_step = signif(floor_sec, 4), ratio_to_floor = round(sec / floor_sec, 2)))
+}
