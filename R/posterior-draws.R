@@ -1,0 +1,173 @@
+#' Draws from the fitted guide
+#'
+#' `posterior_draws()` runs the guide `num_samples` times with the current parameters and
+#' collects the values of its latent sample sites: draws from the variational approximation
+#' of the posterior. Nothing is recorded for gradients and no parameter changes (a
+#' parameter the guide has never created is created from its `init`, as in a step).
+#'
+#' The result is a named list with one element per site, whose first dimension indexes the
+#' draws: a vector for a scalar site, a `num_samples` x `k` matrix for a vector of length
+#' `k`, an array for matrix-valued sites. `as.data.frame()` and `as.matrix()` give one column
+#' per element (named like `w[2]` or `z[1,3]`), and when the posterior package is installed
+#' `posterior::as_draws_df()` converts the draws for posterior and bayesplot.
+#'
+#' Every run of the guide must give each site the same shape: a guide that subsamples a
+#' plate draws a different minibatch each run, so pass the indices explicitly (the
+#' `subsample` argument of [plate()]) or run it on the full data.
+#'
+#' @param s An `svi` object, or an `svi_fit` from [svi_run()] (whose parameters at the end
+#'   of the run are used, and whose data are reused when `...` is empty).
+#' @param ... Arguments passed to the guide.
+#' @param num_samples Number of draws, a whole number `>= 1`.
+#' @return An object of class `svi_draws`: a named list of numeric arrays with
+#'   `num_samples` as first dimension.
+#' @seealso [predictive()] for posterior predictive draws from the model.
+#' @examples
+#' model <- function(y) {
+#'   mu <- sample_site("mu", dist_normal(0, 10))
+#'   plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, 1), obs = y))
+#' }
+#' guide <- function(y) {
+#'   loc <- param("loc", 0)
+#'   scale <- param("scale", 1, constraint = constraint_positive())
+#'   sample_site("mu", dist_normal(loc, scale))
+#' }
+#' set.seed(1)
+#' y <- rnorm(50, 3)
+#' fit <- svi_run(svi(model, guide, adam(lr = 0.05)), y, num_steps = 500, progress = FALSE)
+#' draws <- posterior_draws(fit, num_samples = 200)
+#' mean(draws$mu)
+#' quantile(draws$mu, c(0.05, 0.95))
+#' if (requireNamespace("posterior", quietly = TRUE)) posterior::as_draws_df(draws)
+#' @export
+posterior_draws <- function(s, ..., num_samples = 1000) {
+  src <- draw_source(s, list(...))
+  num_samples <- check_run_count(num_samples, "num_samples")
+  runs <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
+  stack_draws(lapply(runs, latent_values), num_samples, "guide")
+}
+
+# Where draws come from: the svi object, the arguments, and the parameter store (an svi
+# object's own, or a copy of a fit's parameters at the end of its run).
+draw_source <- function(s, args, call = parent.frame()) {
+  if (inherits(s, "svi_fit")) {
+    if (!length(args)) args <- s$args
+    return(list(svi = s$svi, args = args, store = fit_store(s)))
+  }
+  if (!inherits(s, "svi")) {
+    cli::cli_abort("{.arg s} must be an svi object from {.fn svi} or a fit from {.fn svi_run}.",
+                   call = call)
+  }
+  list(svi = s, args = args, store = s$store)
+}
+
+# Runs `expr` as sites are run outside a step: parameters from `store`, no tape, so every
+# value is a plain numeric.
+with_plain_ctx <- function(store, expr) {
+  old <- .svi$ctx
+  .svi$ctx <- new_ctx(store, tape = NULL)
+  on.exit(.svi$ctx <- old, add = TRUE)
+  expr
+}
+
+guide_runs <- function(guide, args, store, num_samples) {
+  with_plain_ctx(store, lapply(seq_len(num_samples), function(i) run_traced(guide, args)$sites))
+}
+
+# Values of the latent (unobserved) sample sites of one trace, as plain numerics.
+latent_values <- function(sites) {
+  keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed), TRUE)
+  lapply(sites[keep], function(x) draw_plain_value(x$value))
+}
+
+draw_plain_value <- function(v) {
+  if (is_tensor(v)) v <- tensor_value(v)
+  if (is.logical(v)) storage.mode(v) <- "double"
+  v
+}
+
+# Stacks per-run named lists of values into one array per site, draws first.
+stack_draws <- function(runs, num_samples, what, call = parent.frame()) {
+  sites <- unique(unlist(lapply(runs, names)))
+  out <- lapply(stats::setNames(sites, sites), function(nm) {
+    vals <- lapply(runs, `[[`, nm)
+    if (any(vapply(vals, is.null, TRUE))) {
+      cli::cli_abort(c(
+        "Site {.val {nm}} is missing from some runs of the {what}.",
+        i = "Draws need the same sites in every run."
+      ), call = call)
+    }
+    if (!all(vapply(vals, is.numeric, TRUE))) {
+      cli::cli_abort("Site {.val {nm}} of the {what} does not have a numeric value.", call = call)
+    }
+    shape <- draw_value_shape(vals[[1]])
+    same <- vapply(vals, function(v) identical(draw_value_shape(v), shape), TRUE)
+    if (!all(same)) {
+      cli::cli_abort(c(
+        "Site {.val {nm}} has different shapes in different runs of the {what}.",
+        i = "A subsampled {.fn plate} draws a new minibatch every run: pass its indices with {.arg subsample}, or use the full data."
+      ), call = call)
+    }
+    m <- matrix(unlist(vals, use.names = FALSE), nrow = num_samples, byrow = TRUE)
+    if (length(shape) > 1L) {
+      dim(m) <- c(num_samples, shape)
+    } else if (shape == 1L && is.null(dim(vals[[1]]))) {
+      m <- as.vector(m)
+    }
+    m
+  })
+  structure(out, num_samples = num_samples, class = "svi_draws")
+}
+
+draw_value_shape <- function(v) if (is.null(dim(v))) length(v) else dim(v)
+
+# Element names in posterior's convention: "mu", "w[2]", "z[1,3]" (first index fastest).
+draw_element_names <- function(name, shape) {
+  if (prod(shape) == 1L && length(shape) == 1L) return(name)
+  idx <- as.matrix(expand.grid(lapply(shape, seq_len)))
+  paste0(name, "[", apply(idx, 1, paste, collapse = ","), "]")
+}
+
+draw_shape <- function(x) if (is.null(dim(x))) 1L else dim(x)[-1]
+
+#' @export
+as.matrix.svi_draws <- function(x, ...) {
+  n <- attr(x, "num_samples")
+  cols <- lapply(names(x), function(nm) {
+    m <- matrix(x[[nm]], nrow = n)
+    colnames(m) <- draw_element_names(nm, draw_shape(x[[nm]]))
+    m
+  })
+  if (!length(cols)) return(matrix(numeric(), nrow = n, ncol = 0))
+  do.call(cbind, cols)
+}
+
+#' @export
+as.data.frame.svi_draws <- function(x, row.names = NULL, optional = FALSE, ...) {
+  as.data.frame(as.matrix(x), row.names = row.names, optional = TRUE)
+}
+
+#' @export
+print.svi_draws <- function(x, ...) {
+  n <- attr(x, "num_samples")
+  cat("<svi_draws> ", n, " draw", if (n != 1L) "s", " of ", length(x), " site",
+      if (length(x) != 1L) "s", "\n", sep = "")
+  for (nm in names(x)) {
+    shape <- draw_shape(x[[nm]])
+    v <- x[[nm]]
+    cat("  ", nm, ": ", if (prod(shape) == 1L && length(shape) == 1L) "scalar" else paste(shape, collapse = " x "),
+        ", mean ", paste(format(utils::head(colMeans(matrix(v, nrow = n)), 4), digits = 4), collapse = " "),
+        if (prod(shape) > 4) " ...", "\n", sep = "")
+  }
+  invisible(x)
+}
+
+#' @exportS3Method posterior::as_draws_df
+as_draws_df.svi_draws <- function(x, ...) {
+  posterior::as_draws_df(as.data.frame(x))
+}
+
+#' @exportS3Method posterior::as_draws
+as_draws.svi_draws <- function(x, ...) {
+  as_draws_df.svi_draws(x, ...)
+}

@@ -1,0 +1,263 @@
+#' Fitted SVI runs
+#'
+#' [svi_run()] returns an `svi_fit`: a list with the svi object (`svi`), the arguments the
+#' model and guide were run with (`args`), the raw and smoothed losses of every step
+#' (`loss`, `smoothed_loss`, and `validation_loss`, `smoothed_validation_loss` when
+#' validation data were given), the time taken in seconds (`time`), why the run stopped
+#' (`stop_reason`: `"num_steps"`, `"patience"`, `"callback"` or `"interrupt"`) and the
+#' parameters at the end of the run.
+#'
+#' * `print()` shows a few lines: steps, time, final losses, how the run stopped.
+#' * `summary()` adds the parameters and, for each latent site of the guide, the posterior
+#'   mean, standard deviation and quantiles estimated from `num_samples` guide draws (see
+#'   [posterior_draws()]; set the seed first for reproducible numbers).
+#' * `plot()` draws the loss and the smoothed loss against the step (base graphics;
+#'   logarithmic loss axis when the losses are positive and span more than a factor 20).
+#'   `ggplot2::autoplot()` draws the same with ggplot2 when it is installed.
+#' * `as.data.frame()` gives one row per step.
+#' * `params()` gives the parameters at the end of the run.
+#'
+#' A fit keeps a reference to its svi object: a later `svi_run()` on the object (or on the
+#' fit) continues training. Methods on the fit use the parameters saved with it, so they
+#' describe the run that produced it. In documents using knitr's chunk cache, use the fit
+#' rather than the svi object in later chunks: the cache stores each object separately.
+#'
+#' @param x,object An `svi_fit`.
+#' @param num_samples Number of guide draws for the posterior summaries.
+#' @param probs Probabilities of the quantiles to report.
+#' @param log Passed to [plot.default()]: `"y"` for a logarithmic loss axis, `""` for a
+#'   linear one, `NULL` to choose.
+#' @param ... Passed on to [plot.default()] by `plot()`; unused otherwise.
+#' @return `print()`, `plot()`: `x`, invisibly. `summary()`: an object of class
+#'   `summary.svi_fit` with tables `params` and `latent` (data frames).
+#'   `as.data.frame()`: a data frame with columns `step`, `loss`, `smoothed_loss` (and the
+#'   validation losses).
+#' @examples
+#' model <- function(y) {
+#'   mu <- sample_site("mu", dist_normal(0, 10))
+#'   plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, 1), obs = y))
+#' }
+#' guide <- function(y) {
+#'   loc <- param("loc", 0)
+#'   scale <- param("scale", 1, constraint = constraint_positive())
+#'   sample_site("mu", dist_normal(loc, scale))
+#' }
+#' set.seed(1)
+#' y <- rnorm(50, 3)
+#' fit <- svi_run(svi(model, guide, adam(lr = 0.05)), y, num_steps = 500, progress = FALSE)
+#' fit
+#' summary(fit)
+#' plot(fit)
+#' head(as.data.frame(fit))
+#' @name svi_fit
+NULL
+
+new_svi_fit <- function(s, args, run, elapsed, stop_reason, num_steps, patience, min_delta, prev) {
+  n <- run$n
+  keep <- seq_len(n)
+  join <- function(old, new, n_old) {
+    if (is.null(old) && is.null(new)) return(NULL)
+    c(if (is.null(old)) rep(NA_real_, n_old) else old, if (is.null(new)) rep(NA_real_, n) else new[keep])
+  }
+  n_old <- if (is.null(prev)) 0L else length(prev$loss)
+  fit <- list(
+    svi = s,
+    args = args,
+    loss = join(prev$loss, run$loss, n_old),
+    smoothed_loss = join(prev$smoothed_loss, run$smoothed, n_old),
+    validation_loss = join(prev$validation_loss, run$validation, n_old),
+    smoothed_validation_loss = join(prev$smoothed_validation_loss, run$smoothed_validation, n_old),
+    time = elapsed + if (is.null(prev)) 0 else prev$time,
+    stop_reason = stop_reason,
+    run_steps = n,
+    stopped_at = n_old + n,
+    num_steps = num_steps,
+    patience = patience,
+    min_delta = min_delta,
+    smoothing = run$smoothing,
+    ema = list(loss = run$ema, validation = if (is.null(run$validation)) prev$ema$validation else run$ema_val),
+    state = list(values = s$store$values, constraints = s$store$constraints),
+    loss_name = s$loss$name,
+    optim_name = optim_label(s$optim)
+  )
+  class(fit) <- "svi_fit"
+  fit
+}
+
+optim_label <- function(opt) {
+  if (is.character(opt$name) && length(opt$name) == 1L) return(opt$name)
+  sub("^svi_optim_", "", class(opt)[1])
+}
+
+# A parameter store holding a copy of the fit's parameters at the end of its run.
+fit_store <- function(fit) {
+  store <- new_param_store()
+  store$values <- fit$state$values
+  store$constraints <- fit$state$constraints
+  store
+}
+
+#' @export
+params.svi_fit <- function(x, ...) store_values(fit_store(x))
+
+fit_last_finite <- function(x) {
+  x <- x[is.finite(x)]
+  if (length(x)) x[length(x)] else NA_real_
+}
+
+fit_fmt_num <- function(x) format(signif(x, 6), digits = 6)
+
+fit_headline <- function(x) {
+  n <- length(x$loss)
+  paste0(n, " step", if (n != 1L) "s", " of ", x$loss_name, " with ", x$optim_name)
+}
+
+#' @rdname svi_fit
+#' @export
+print.svi_fit <- function(x, ...) {
+  cat("<svi_fit> ", fit_headline(x), " (", format(round(x$time, 2), nsmall = 2), " s)\n", sep = "")
+  if (length(x$loss)) {
+    cat("  loss ", fit_fmt_num(fit_last_finite(x$loss)), ", smoothed ", fit_fmt_num(fit_last_finite(x$smoothed_loss)),
+        " (first step: ", fit_fmt_num(x$loss[1]), ")\n", sep = "")
+  }
+  if (!is.null(x$validation_loss)) {
+    cat("  validation loss ", fit_fmt_num(fit_last_finite(x$validation_loss)), ", smoothed ",
+        fit_fmt_num(fit_last_finite(x$smoothed_validation_loss)), "\n", sep = "")
+  }
+  if (!identical(x$stop_reason, "num_steps")) cat("  ", stop_reason_text(x), "\n", sep = "")
+  p <- names(x$state$values)
+  cat("  parameters: ", if (length(p)) paste(p, collapse = ", ") else "none", "\n", sep = "")
+  invisible(x)
+}
+
+#' @rdname svi_fit
+#' @export
+summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.975), ...) {
+  num_samples <- check_run_count(num_samples, "num_samples")
+  if (!is.numeric(probs) || !length(probs) || anyNA(probs) || any(probs < 0 | probs > 1)) {
+    cli::cli_abort("{.arg probs} must be probabilities between 0 and 1.")
+  }
+  p <- params(object)
+  params_tab <- data.frame(
+    variable = unlist(lapply(names(p), function(nm) draw_element_names(nm, draw_value_shape(p[[nm]]))), use.names = FALSE),
+    value = unlist(lapply(p, as.vector), use.names = FALSE),
+    stringsAsFactors = FALSE
+  )
+  draws <- as.matrix(posterior_draws(object, num_samples = num_samples))
+  q <- if (ncol(draws)) t(apply(draws, 2, stats::quantile, probs = probs, names = FALSE)) else
+    matrix(numeric(), 0, length(probs))
+  if (length(probs) == 1L) q <- matrix(q, ncol = 1L)
+  latent <- data.frame(variable = colnames(draws), mean = colMeans(draws),
+                       sd = apply(draws, 2, stats::sd), stringsAsFactors = FALSE)
+  qdf <- as.data.frame(q)
+  names(qdf) <- paste0(format(100 * probs, trim = TRUE, drop0trailing = TRUE), "%")
+  latent <- cbind(latent, qdf)
+  rownames(latent) <- NULL
+  structure(list(fit = object, params = params_tab, latent = latent, num_samples = num_samples),
+            class = "summary.svi_fit")
+}
+
+#' @export
+print.summary.svi_fit <- function(x, digits = 4, max_rows = 20, ...) {
+  f <- x$fit
+  cat("<svi_fit summary> ", fit_headline(f), "\n", sep = "")
+  if (length(f$loss)) cat("Final smoothed loss: ", fit_fmt_num(fit_last_finite(f$smoothed_loss)), "\n", sep = "")
+  if (!identical(f$stop_reason, "num_steps")) cat(stop_reason_text(f), "\n", sep = "")
+  cat("\nParameters:\n")
+  fit_print_table(x$params, digits, max_rows)
+  cat("\nLatent sites (", x$num_samples, " draws from the guide):\n", sep = "")
+  fit_print_table(x$latent, digits, max_rows)
+  invisible(x)
+}
+
+fit_print_table <- function(df, digits, max_rows) {
+  if (!nrow(df)) {
+    cat("  (none)\n")
+    return(invisible())
+  }
+  shown <- format(utils::head(df, max_rows), digits = digits)
+  # names left-aligned, numbers right-aligned
+  shown[[1]] <- formatC(shown[[1]], width = -max(nchar(c(shown[[1]], names(shown)[1]))))
+  names(shown)[1] <- formatC(names(shown)[1], width = -nchar(shown[[1]][1]))
+  print(shown, row.names = FALSE, right = TRUE)
+  if (nrow(df) > max_rows) cat("  ... and ", nrow(df) - max_rows, " more rows\n", sep = "")
+  invisible()
+}
+
+#' @exportS3Method knitr::knit_print
+knit_print.summary.svi_fit <- function(x, ...) {
+  f <- x$fit
+  lines <- c(
+    paste0("**", fit_headline(f), "**; final smoothed loss ", fit_fmt_num(fit_last_finite(f$smoothed_loss)),
+           if (!identical(f$stop_reason, "num_steps")) paste0(". ", stop_reason_text(f))),
+    "",
+    "Parameters:", "",
+    knitr::kable(x$params, digits = 4, row.names = FALSE),
+    "",
+    paste0("Latent sites (", x$num_samples, " draws from the guide):"), "",
+    knitr::kable(x$latent, digits = 4, row.names = FALSE)
+  )
+  knitr::asis_output(paste(lines, collapse = "\n"))
+}
+
+#' @rdname svi_fit
+#' @export
+as.data.frame.svi_fit <- function(x, ...) {
+  out <- data.frame(step = seq_along(x$loss), loss = x$loss, smoothed_loss = x$smoothed_loss)
+  if (!is.null(x$validation_loss)) {
+    out$validation_loss <- x$validation_loss
+    out$smoothed_validation_loss <- x$smoothed_validation_loss
+  }
+  out
+}
+
+fit_log_axis <- function(d, log) {
+  if (!is.null(log)) return(log)
+  vals <- unlist(d[-1], use.names = FALSE)
+  vals <- vals[is.finite(vals)]
+  if (length(vals) && all(vals > 0) && max(vals) / min(vals) > 20) "y" else ""
+}
+
+#' @rdname svi_fit
+#' @export
+plot.svi_fit <- function(x, log = NULL, ...) {
+  d <- as.data.frame(x)
+  if (!nrow(d)) cli::cli_abort("The fit has no steps to plot.")
+  log <- fit_log_axis(d, log)
+  vals <- unlist(d[-1], use.names = FALSE)
+  vals <- vals[is.finite(vals) & (log != "y" | vals > 0)]
+  graphics::plot(d$step, d$loss, type = "l", col = "grey75", log = log, ylim = range(vals),
+                 xlab = "step", ylab = "loss (negative ELBO)", main = paste(x$loss_name, "loss"), ...)
+  graphics::lines(d$step, d$smoothed_loss, col = "#1f4e99", lwd = 2)
+  labels <- c("loss", "smoothed loss")
+  cols <- c("grey75", "#1f4e99")
+  if (!is.null(d$validation_loss)) {
+    graphics::lines(d$step, d$smoothed_validation_loss, col = "#d95f02", lwd = 2)
+    labels <- c(labels, "smoothed validation loss")
+    cols <- c(cols, "#d95f02")
+  }
+  graphics::legend("topright", legend = labels, col = cols, lwd = c(1, 2, 2)[seq_along(labels)],
+                   bty = "n")
+  invisible(x)
+}
+
+#' @exportS3Method ggplot2::autoplot
+autoplot.svi_fit <- function(object, log = NULL, ...) {
+  d <- as.data.frame(object)
+  series <- setdiff(names(d), c("step", "validation_loss"))
+  long <- data.frame(
+    step = rep(d$step, length(series)),
+    value = unlist(d[series], use.names = FALSE),
+    series = factor(rep(gsub("_", " ", series), each = nrow(d)), levels = gsub("_", " ", series))
+  )
+  long <- long[is.finite(long$value), , drop = FALSE]
+  p <- ggplot2::ggplot(long, ggplot2::aes(x = .data$step, y = .data$value, colour = .data$series)) +
+    ggplot2::geom_line() +
+    ggplot2::scale_colour_manual(values = c("grey75", "#1f4e99", "#d95f02")[seq_along(series)]) +
+    ggplot2::labs(x = "step", y = "loss (negative ELBO)", colour = NULL, title = paste(object$loss_name, "loss"))
+  if (identical(fit_log_axis(d, log), "y")) p <- p + ggplot2::scale_y_log10()
+  p
+}
+
+# `.data` is the pronoun of ggplot2's data mask in autoplot().
+utils::globalVariables(".data")

@@ -1,0 +1,4 @@
+library(testthat)
+library(svi)
+
+test_check("svi")
