@@ -11,9 +11,10 @@
 #' per element (named like `w[2]` or `z[1,3]`), and when the posterior package is installed
 #' `posterior::as_draws_df()` converts the draws for posterior and bayesplot.
 #'
-#' Every run of the guide must give each site the same shape: a guide that subsamples a
-#' plate draws a different minibatch each run, so pass the indices explicitly (the
-#' `subsample` argument of [plate()]) or run it on the full data.
+#' Every run of the guide must give each site the same shape, and plates must not draw
+#' random minibatches (the draws of different runs would describe different elements): run
+#' a guide that subsamples on the full data, or pass fixed indices with the `subsample`
+#' argument of [plate()].
 #'
 #' @param s An `svi` object, or an `svi_fit` from [svi_run()] (whose parameters at the end
 #'   of the run are used, and whose data are reused when `...` is empty).
@@ -70,8 +71,24 @@ with_plain_ctx <- function(store, expr) {
   expr
 }
 
-guide_runs <- function(guide, args, store, num_samples) {
-  with_plain_ctx(store, lapply(seq_len(num_samples), function(i) run_traced(guide, args)$sites))
+guide_runs <- function(guide, args, store, num_samples, call = parent.frame()) {
+  runs <- with_plain_ctx(store, lapply(seq_len(num_samples), function(i) run_traced(guide, args)$sites))
+  check_not_subsampled(runs[[1]], "guide", call)
+  runs
+}
+
+# Draws are stacked element by element, which means nothing if a plate picks a new random
+# minibatch in every run.
+check_not_subsampled <- function(sites, what, call) {
+  for (x in sites) {
+    if (identical(x$type, "subsample") && !is.null(x$subsample_size) && x$subsample_size < x$size) {
+      cli::cli_abort(c(
+        "Plate {.val {x$name}} of the {what} subsamples {x$subsample_size} of {x$size} indices.",
+        x = "Draws from different runs would describe different elements.",
+        i = "Pass the full data (e.g. run the {what} with {.code subsample_size = NULL}) or fixed indices with {.arg subsample}."
+      ), call = call)
+    }
+  }
 }
 
 # Values of the latent (unobserved) sample sites of one trace, as plain numerics.
@@ -103,10 +120,8 @@ stack_draws <- function(runs, num_samples, what, call = parent.frame()) {
     shape <- draw_value_shape(vals[[1]])
     same <- vapply(vals, function(v) identical(draw_value_shape(v), shape), TRUE)
     if (!all(same)) {
-      cli::cli_abort(c(
-        "Site {.val {nm}} has different shapes in different runs of the {what}.",
-        i = "A subsampled {.fn plate} draws a new minibatch every run: pass its indices with {.arg subsample}, or use the full data."
-      ), call = call)
+      cli::cli_abort("Site {.val {nm}} has different shapes in different runs of the {what}.",
+                     call = call)
     }
     m <- matrix(unlist(vals, use.names = FALSE), nrow = num_samples, byrow = TRUE)
     if (length(shape) > 1L) {
@@ -155,7 +170,7 @@ print.svi_draws <- function(x, ...) {
   for (nm in names(x)) {
     shape <- draw_shape(x[[nm]])
     v <- x[[nm]]
-    cat("  ", nm, ": ", if (prod(shape) == 1L && length(shape) == 1L) "scalar" else paste(shape, collapse = " x "),
+    cat("  ", nm, ": ", if (prod(shape) == 1L && length(shape) == 1L) "scalar" else paste0("[", paste(shape, collapse = " x "), "]"),
         ", mean ", paste(format(utils::head(colMeans(matrix(v, nrow = n)), 4), digits = 4), collapse = " "),
         if (prod(shape) > 4) " ...", "\n", sep = "")
   }

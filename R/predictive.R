@@ -43,12 +43,14 @@ predictive <- function(model, s, ..., num_samples = 1000, return_sites = NULL) {
       (!is.character(return_sites) || !length(return_sites) || anyNA(return_sites))) {
     cli::cli_abort("{.arg return_sites} must be {.code NULL} or a character vector of site names.")
   }
+  call <- environment()
   guide <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
   latents <- lapply(guide, latent_values)
   runs <- with_plain_ctx(src$store, lapply(latents, function(z) {
     h <- new_predictive_handler(z)
     tr <- new_trace_handler()
     value <- with_handler(tr, with_handler(h, do.call(model, src$args)))
+    check_not_subsampled(tr$rec$sites, "model", call)
     sites <- sample_sites(tr$rec$sites)
     out <- lapply(sites, function(x) draw_plain_value(x$value))
     if ("_RETURN" %in% return_sites) out[["_RETURN"]] <- draw_plain_value(value)
@@ -58,7 +60,7 @@ predictive <- function(model, s, ..., num_samples = 1000, return_sites = NULL) {
     missing_sites <- setdiff(return_sites, names(runs[[1]]))
     if (length(missing_sites)) {
       cli::cli_abort(c(
-        "{.arg return_sites} names {cli::qty(missing_sites)}site{?s} the model does not have: {.val {missing_sites}}.",
+        "The model has no sample site{?s} named {.val {missing_sites}} (in {.arg return_sites}).",
         i = "Its sample sites are {.val {setdiff(names(runs[[1]]), '_RETURN')}}."
       ))
     }

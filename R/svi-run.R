@@ -117,7 +117,7 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
         snap <- svi_snapshot(s)
       })
       if (!is.null(bar)) progress_bar_update(bar, run, i)
-      if (!is.null(log_every) && (i %% log_every == 0L)) run_log_line(run, i, num_steps)
+      if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
       if (!is.null(patience) && run_patience_exhausted(run, i, patience, min_delta)) {
         "patience"
       } else if (!is.null(callback) && isFALSE(callback(callback_info(run, i, s)))) {
@@ -135,7 +135,9 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   elapsed <- proc.time()[["elapsed"]] - start
 
   n <- run$n
-  if (!is.null(log_every) && n > 0L && n %% log_every != 0L) run_log_line(run, n, num_steps)
+  if (!is.null(log_every) && n > 0L && (run$offset + n) %% log_every != 0L) {
+    run_log_line(run, n, num_steps)   # the last step, when it was not logged
+  }
   fit <- new_svi_fit(s, args, run, elapsed, stop_reason, num_steps, patience, min_delta, prev)
   announce_stop(fit, verbose = show_bar || !is.null(log_every))
   fit
