@@ -154,7 +154,7 @@ site_baseline <- function(site, dc) {
   if (spec$decay) b <- decaying_avg_step(site$name, dc, spec$beta)
   extra <- NULL
   if (!is.null(spec$fn)) {
-    input <- if (is_tensor(spec$input)) tensor_value(spec$input) else spec$input
+    input <- detach_value(spec$input)  # on the tape (a replay recomputes it), no gradient
     extra <- spec$fn(input)
     if (!is_tensor(extra) && !is.numeric(extra)) {
       cli::cli_abort("The learned baseline of site {.val {site$name}} returned {.obj_type_friendly {extra}}, not a number or tensor.", call = NULL)

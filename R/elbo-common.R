@@ -81,7 +81,7 @@ site_log_prob <- function(site) {
   scale_and_mask(site_log_prob_raw(site), site$scale, site$mask)
 }
 
-value_of <- function(x) if (is_tensor(x)) as.vector(tensor_value(x)) else as.vector(x)
+value_of <- function(x) if (is_tensor(x)) as.vector(.Call(`_svi_cpp_tensor_value`, x)) else as.vector(x)
 
 detach_value <- function(x) if (is_tensor(x)) .Call(`_svi_cpp_tensor_detach`, x) else x
 
@@ -131,7 +131,7 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
       .Call(`_svi_cpp_tape_backward`, surrogate_loss)
     }
     grads <- lapply(ctx$leaves, function(l) {
-      g <- if (is_tensor(surrogate)) .Call(`_svi_cpp_tensor_grad`, l) else tensor_value(l) * 0
+      g <- if (is_tensor(surrogate)) .Call(`_svi_cpp_tensor_grad`, l) else value_of(l) * 0
       as.vector(g)
     })
   }

@@ -96,7 +96,14 @@ provenance <- function(x) .Call(`_svi_cpp_tensor_provenance`, x)
 # parameters depend on: the draw is a function of them (z2 ~ q(z2 | z1) depends on z1). Those
 # are read off the provenance of the density at the drawn value.
 mark_draw <- function(dist, v, id) {
-  raw <- if (is_tensor(v)) tensor_value(v) else v
+  if (is_tensor(v)) {
+    # a detached copy of the sampling node: it inherits the marks of the distribution's
+    # parameters, and a compiled replay recomputes it from the fresh draw
+    out <- detach_value(v)
+    .Call(`_svi_cpp_tensor_add_provenance`, out, id)
+    return(out)
+  }
+  raw <- v
   deps <- provenance(dist_log_prob(dist, raw))
   if (is_tensor(v)) deps <- union(deps, provenance(v))
   out <- .Call(`_svi_cpp_tape_constant`, raw)

@@ -45,7 +45,7 @@ init_param <- function(name, init, constraint, call) {
     cli::cli_abort("Parameter {.val {name}} does not exist yet and has no {.arg init}.", call = call)
   }
   if (is.function(init)) init <- init()
-  if (is_tensor(init)) init <- tensor_value(init)
+  if (is_tensor(init)) init <- value_of_keep_dim(init)
   if (!is.numeric(init) && !is.logical(init)) {
     cli::cli_abort("{.arg init} of param {.val {name}} must be numeric, not {.obj_type_friendly {init}}.", call = call)
   }

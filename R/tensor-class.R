@@ -23,7 +23,17 @@ is_tensor <- function(x) inherits(x, "svi_tensor")
 
 #' @rdname is_tensor
 #' @export
-tensor_value <- function(x) .Call(`_svi_cpp_tensor_value`, x)
+tensor_value <- function(x) {
+  ctx <- .svi$ctx
+  if (!is.null(ctx) && isTRUE(ctx$compile) && is_tensor(x)) {
+    cli::cli_abort(c(
+      "{.fn tensor_value} was called while a compiled step was being recorded.",
+      x = "A compiled model cannot depend on the values of its tensors: a replay would not see a branch change.",
+      i = "Use {.code svi(..., compile = FALSE)} for this model."
+    ), call = NULL)
+  }
+  .Call(`_svi_cpp_tensor_value`, x)
+}
 
 #' @export
 length.svi_tensor <- function(x) .Call(`_svi_cpp_tensor_length`, x)

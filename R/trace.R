@@ -63,9 +63,9 @@ trace_model <- function(fn, ...) {
   res <- run_traced(fn, list(...))
   sites <- lapply(res$sites, function(s) {
     if (identical(s$type, "sample")) {
-      s$value <- tensor_value(s$value)
+      s$value <- value_of_keep_dim(s$value)
       lp <- site_log_prob(s)
-      s$log_prob <- tensor_value(lp)
+      s$log_prob <- value_of_keep_dim(lp)
       s$log_prob_sum <- sum(s$log_prob)
     }
     s
@@ -91,3 +91,5 @@ print.svi_trace <- function(x, ...) {
   print(df, row.names = FALSE)
   invisible(x)
 }
+
+value_of_keep_dim <- function(x) if (is_tensor(x)) .Call(`_svi_cpp_tensor_value`, x) else x
