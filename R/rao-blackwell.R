@@ -18,11 +18,13 @@ sum_to_frames <- function(terms, target) {
   tnames <- vapply(target, function(f) f$name, "")
   tsizes <- vapply(target, function(f) as.integer(f$size), 1L)
   total <- if (length(tsizes) > 1L) array(0, tsizes) else numeric(max(1L, prod(tsizes)))
+  taped <- NULL  # tensor terms, kept apart so `total` stays numeric for the index arithmetic
   for (term in terms) {
     v <- term$value
     if (is_tensor(v)) {
       map <- match(term$frames, tnames, nomatch = 0L) - 1L
-      total <- total + .Call(`_svi_cpp_tensor_plate_sum`, v, term$sizes, tsizes, map)
+      part <- .Call(`_svi_cpp_tensor_plate_sum`, v, term$sizes, tsizes, map)
+      taped <- if (is.null(taped)) part else taped + part
       next
     }
     if (!length(term$frames)) {
@@ -47,5 +49,5 @@ sum_to_frames <- function(terms, target) {
     sub <- grid[, match(kept, tnames), drop = FALSE]
     total[] <- total[] + array(red, dims[keep])[sub]
   }
-  total
+  if (is.null(taped)) total else taped + total
 }
