@@ -74,3 +74,22 @@ as.double.svi_tensor <- as.numeric.svi_tensor
 
 #' @export
 as.vector.svi_tensor <- function(x, mode = "any") as.numeric.svi_tensor(x)
+
+#' @export
+`[[.svi_tensor` <- function(x, i, ...) {
+  if (...length() > 0L || length(i) != 1L) {
+    cli::cli_abort("{.code x[[i]]} on a tensor handle takes one position; use {.code x[i]} for more.")
+  }
+  x[i]
+}
+
+#' @export
+`[<-.svi_tensor` <- function(x, ..., value) {
+  cli::cli_abort(c(
+    "Cannot assign into a tensor handle ({.code x[i] <- value}).",
+    i = "The tape records new values, never changes to old ones: build the result with {.fn c}, {.fn cbind} or arithmetic instead."
+  ))
+}
+
+#' @export
+`[[<-.svi_tensor` <- `[<-.svi_tensor`

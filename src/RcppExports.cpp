@@ -11,6 +11,15 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
+// cpp_core_selftest
+Rcpp::List cpp_core_selftest();
+RcppExport SEXP _svi_cpp_core_selftest() {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    rcpp_result_gen = Rcpp::wrap(cpp_core_selftest());
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tape_freeze
 void cpp_tape_freeze(SEXP xp);
 RcppExport SEXP _svi_cpp_tape_freeze(SEXP xpSEXP) {
@@ -114,6 +123,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_special_numeric
+SEXP cpp_special_numeric(const char* fn, SEXP x);
+RcppExport SEXP _svi_cpp_special_numeric(SEXP fnSEXP, SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< const char* >::type fn(fnSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_special_numeric(fn, x));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_reduce
 SEXP cpp_tensor_reduce(SEXP x, const char* kind, int margin);
 RcppExport SEXP _svi_cpp_tensor_reduce(SEXP xSEXP, SEXP kindSEXP, SEXP marginSEXP) {
@@ -126,14 +146,25 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_logsumexp_numeric
+SEXP cpp_logsumexp_numeric(SEXP x, int margin);
+RcppExport SEXP _svi_cpp_logsumexp_numeric(SEXP xSEXP, SEXP marginSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< int >::type margin(marginSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_logsumexp_numeric(x, margin));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_matprod
-SEXP cpp_tensor_matprod(SEXP x, SEXP y, const char* kind);
+SEXP cpp_tensor_matprod(SEXP x, SEXP y, int kind);
 RcppExport SEXP _svi_cpp_tensor_matprod(SEXP xSEXP, SEXP ySEXP, SEXP kindSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
     Rcpp::traits::input_parameter< SEXP >::type y(ySEXP);
-    Rcpp::traits::input_parameter< const char* >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_tensor_matprod(x, y, kind));
     return rcpp_result_gen;
 END_RCPP
@@ -418,6 +449,7 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
+    {"_svi_cpp_core_selftest", (DL_FUNC) &_svi_cpp_core_selftest, 0},
     {"_svi_cpp_tape_freeze", (DL_FUNC) &_svi_cpp_tape_freeze, 1},
     {"_svi_cpp_tensor_constant", (DL_FUNC) &_svi_cpp_tensor_constant, 2},
     {"_svi_cpp_tape_subsample", (DL_FUNC) &_svi_cpp_tape_subsample, 3},
@@ -427,7 +459,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_state", (DL_FUNC) &_svi_cpp_tensor_state, 2},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
+    {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},
     {"_svi_cpp_tensor_reduce", (DL_FUNC) &_svi_cpp_tensor_reduce, 3},
+    {"_svi_cpp_logsumexp_numeric", (DL_FUNC) &_svi_cpp_logsumexp_numeric, 2},
     {"_svi_cpp_tensor_matprod", (DL_FUNC) &_svi_cpp_tensor_matprod, 3},
     {"_svi_cpp_tensor_t", (DL_FUNC) &_svi_cpp_tensor_t, 1},
     {"_svi_cpp_tensor_gather", (DL_FUNC) &_svi_cpp_tensor_gather, 3},

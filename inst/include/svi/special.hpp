@@ -25,7 +25,7 @@ inline double log_sigmoid(double x) { return -softplus(-x); }
 // log(p / (1 - p))
 inline double logit(double p) { return std::log(p) - std::log1p(-p); }
 
-// digamma: recurrence up to x >= 6, then the asymptotic series; reflection for x < 0.
+// digamma: recurrence up to x >= 10, then the asymptotic series; reflection for x < 0.
 inline double digamma(double x) {
   if (std::isnan(x)) return x;
   if (x == -kInf) return kNaN;
@@ -37,7 +37,7 @@ inline double digamma(double x) {
     r = -pi / std::tan(pi * x);
     x = 1 - x;
   }
-  while (x < 6) { r -= 1 / x; x += 1; }
+  while (x < 10) { r -= 1 / x; x += 1; }
   double f = 1 / (x * x);
   double t = f * (-1.0 / 12 + f * (1.0 / 120 + f * (-1.0 / 252 + f * (1.0 / 240 +
              f * (-1.0 / 132 + f * (691.0 / 32760 + f * (-1.0 / 12)))))));
@@ -54,7 +54,7 @@ inline double trigamma(double x) {
     double s = std::sin(pi * x);
     return -trigamma(1 - x) + pi * pi / (s * s);
   }
-  while (x < 6) { r += 1 / (x * x); x += 1; }
+  while (x < 10) { r += 1 / (x * x); x += 1; }
   double f = 1 / (x * x);
   double t = 1 / x + f / 2 + f / x * (1.0 / 6 + f * (-1.0 / 30 + f * (1.0 / 42 + f * (-1.0 / 30 +
              f * (5.0 / 66 + f * (-691.0 / 2730 + f * (7.0 / 6)))))));

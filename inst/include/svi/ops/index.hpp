@@ -8,9 +8,14 @@
 namespace svi {
 namespace detail {
 
+// Index nodes hold whole numbers in 1..n; anything else (a bad index handle, or bad indices
+// on replay) is an error here rather than a read out of bounds.
 inline Eigen::Index checked_index(double v, Eigen::Index n) {
-  if (!(v >= 1 && v <= double(n)) || v != std::floor(v))
-    throw Error("index " + std::to_string(v) + " is out of range 1.." + std::to_string(n));
+  if (!(v >= 1 && v <= double(n)) || v != std::floor(v)) {
+    std::string s = v == std::floor(v) && std::fabs(v) < 1e15 ? std::to_string((long long)v)
+                                                               : std::to_string(v);
+    throw Error("index " + s + " is out of range 1.." + std::to_string(n));
+  }
   return Eigen::Index(v) - 1;
 }
 

@@ -35,6 +35,7 @@ inline void sum_b(Tape& t, Node& o) {
 
 // logsumexp: i0 as in sum; aux keeps the softmax weights for the backward pass.
 inline double lse(const Eigen::Ref<const Eigen::VectorXd>& v) {
+  if (v.size() == 0) return -std::numeric_limits<double>::infinity();  // log(sum(exp(<empty>)))
   double m = v.maxCoeff();
   if (!std::isfinite(m)) return m == -std::numeric_limits<double>::infinity() ? m : m + 0 * v.sum();
   return m + std::log((v.array() - m).exp().sum());
@@ -101,8 +102,6 @@ inline void check_margin(const Tape& t, int a, int margin, const char* what) {
   if (margin < 0 || margin > 2) throw Error(std::string(what) + ": margin must be 0 (all), 1 (rows) or 2 (columns)");
   if (margin > 0 && t.shape(a).nd < 2)
     throw Error(std::string(what) + " by rows or columns needs a matrix or array, got " + t.shape(a).str());
-  if (t.shape(a).n == 0 && margin == 0 && std::string(what) == "logsumexp")
-    throw Error("logsumexp of an empty array");
 }
 
 }  // namespace detail
