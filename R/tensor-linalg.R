@@ -14,11 +14,6 @@ setMethod("%*%", signature("svi_tensor", "ANY"), function(x, y) .Call(`_svi_cpp_
 setMethod("%*%", signature("ANY", "svi_tensor"), function(x, y) .Call(`_svi_cpp_tensor_matprod`, x, y, 0L))
 setMethod("%*%", signature("svi_tensor", "svi_tensor"), function(x, y) .Call(`_svi_cpp_tensor_matprod`, x, y, 0L))
 
-#' @rdname tensor-ops
-#' @aliases %*%,svi_tensor,ANY-method %*%,ANY,svi_tensor-method %*%,svi_tensor,svi_tensor-method
-#' @exportMethod %*%
-#' @export
-t.svi_tensor <- function(x) .Call(`_svi_cpp_tensor_t`, x)
 
 #' Matrix cross products
 #'

@@ -26,7 +26,9 @@
 #' Row and column sums and means, matrix cross products and the numerically stable functions
 #' have their own pages: [row_sums()], [cross_prod()], [softplus()], [logsumexp()].
 #'
-#' @param e1,e2,x,y,i,j,... Tensor handles or numerics.
+#' `log(x, base)` takes a numeric base.
+#'
+#' @param e1,e2,x,i,j,... Tensor handles or numerics.
 #' @param drop Drop dimensions of extent 1 after indexing (as in base R).
 #' @param na.rm Ignored (missing values never enter a tape).
 #' @param deparse.level Ignored.
@@ -38,8 +40,9 @@
 #'   *,ANY,svi_tensor-method *,svi_tensor,svi_tensor-method /,svi_tensor,ANY-method
 #'   /,ANY,svi_tensor-method /,svi_tensor,svi_tensor-method ^,svi_tensor,ANY-method
 #'   ^,ANY,svi_tensor-method ^,svi_tensor,svi_tensor-method c,svi_constant-method
-#'   svi_constant-class
-#' @exportMethod + - * / ^ c
+#'   svi_constant-class %*%,svi_tensor,ANY-method %*%,ANY,svi_tensor-method
+#'   %*%,svi_tensor,svi_tensor-method
+#' @exportMethod + - * / ^ c %*%
 #' @importFrom methods callNextMethod setClassUnion
 #' @examples
 #' value_and_grad(function(x) sum(exp(x) / 2 + x[2]^3), c(0, 1))
@@ -74,7 +77,6 @@ Ops.svi_tensor <- function(e1, e2) {
 }
 
 #' @rdname tensor-ops
-#' @param base Base of the logarithm.
 #' @export
 Math.svi_tensor <- function(x, ...) {
   switch(.Generic,
@@ -105,6 +107,10 @@ Summary.svi_tensor <- function(..., na.rm = FALSE) {
   if (kind == "sum") return(Reduce(`+`, parts))
   .Call(`_svi_cpp_tensor_reduce`, do.call(c, parts), kind, 0L)
 }
+
+#' @rdname tensor-ops
+#' @export
+t.svi_tensor <- function(x) .Call(`_svi_cpp_tensor_t`, x)
 
 #' @rdname tensor-ops
 #' @export
