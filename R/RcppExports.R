@@ -33,6 +33,22 @@ cpp_tensor_state <- function(xp, x) {
     .Call(`_svi_cpp_tensor_state`, xp, x)
 }
 
+cpp_dist_log_prob <- function(family, x, params) {
+    .Call(`_svi_cpp_dist_log_prob`, family, x, params)
+}
+
+cpp_dist_sample <- function(family, params, reps, reparam, record) {
+    .Call(`_svi_cpp_dist_sample`, family, params, reps, reparam, record)
+}
+
+cpp_kl_divergence <- function(pair, params) {
+    .Call(`_svi_cpp_kl_divergence`, pair, params)
+}
+
+cpp_cholesky <- function(cov) {
+    .Call(`_svi_cpp_cholesky`, cov)
+}
+
 cpp_tensor_ops <- function(op, e1, e2) {
     .Call(`_svi_cpp_tensor_ops`, op, e1, e2)
 }
@@ -159,5 +175,9 @@ cpp_tensor_is_live <- function(h) {
 
 cpp_tape_constant <- function(x) {
     .Call(`_svi_cpp_tape_constant`, x)
+}
+
+cpp_transform <- function(kind, dir, x, a, b) {
+    .Call(`_svi_cpp_transform`, kind, dir, x, a, b)
 }
 

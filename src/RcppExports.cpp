@@ -100,6 +100,54 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_dist_log_prob
+SEXP cpp_dist_log_prob(std::string family, SEXP x, Rcpp::List params);
+RcppExport SEXP _svi_cpp_dist_log_prob(SEXP familySEXP, SEXP xSEXP, SEXP paramsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< std::string >::type family(familySEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type params(paramsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_log_prob(family, x, params));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dist_sample
+SEXP cpp_dist_sample(std::string family, Rcpp::List params, int reps, bool reparam, bool record);
+RcppExport SEXP _svi_cpp_dist_sample(SEXP familySEXP, SEXP paramsSEXP, SEXP repsSEXP, SEXP reparamSEXP, SEXP recordSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::RNGScope rcpp_rngScope_gen;
+    Rcpp::traits::input_parameter< std::string >::type family(familySEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type params(paramsSEXP);
+    Rcpp::traits::input_parameter< int >::type reps(repsSEXP);
+    Rcpp::traits::input_parameter< bool >::type reparam(reparamSEXP);
+    Rcpp::traits::input_parameter< bool >::type record(recordSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_sample(family, params, reps, reparam, record));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_kl_divergence
+SEXP cpp_kl_divergence(std::string pair, Rcpp::List params);
+RcppExport SEXP _svi_cpp_kl_divergence(SEXP pairSEXP, SEXP paramsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< std::string >::type pair(pairSEXP);
+    Rcpp::traits::input_parameter< Rcpp::List >::type params(paramsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_kl_divergence(pair, params));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_cholesky
+SEXP cpp_cholesky(SEXP cov);
+RcppExport SEXP _svi_cpp_cholesky(SEXP covSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cov(covSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cholesky(cov));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_ops
 SEXP cpp_tensor_ops(const char* op, SEXP e1, SEXP e2);
 RcppExport SEXP _svi_cpp_tensor_ops(SEXP opSEXP, SEXP e1SEXP, SEXP e2SEXP) {
@@ -447,6 +495,20 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_transform
+SEXP cpp_transform(int kind, int dir, SEXP x, double a, double b);
+RcppExport SEXP _svi_cpp_transform(SEXP kindSEXP, SEXP dirSEXP, SEXP xSEXP, SEXP aSEXP, SEXP bSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< int >::type kind(kindSEXP);
+    Rcpp::traits::input_parameter< int >::type dir(dirSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< double >::type a(aSEXP);
+    Rcpp::traits::input_parameter< double >::type b(bSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_transform(kind, dir, x, a, b));
+    return rcpp_result_gen;
+END_RCPP
+}
 
 static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_core_selftest", (DL_FUNC) &_svi_cpp_core_selftest, 0},
@@ -457,6 +519,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tape_signature", (DL_FUNC) &_svi_cpp_tape_signature, 1},
     {"_svi_cpp_compiled_steps", (DL_FUNC) &_svi_cpp_compiled_steps, 6},
     {"_svi_cpp_tensor_state", (DL_FUNC) &_svi_cpp_tensor_state, 2},
+    {"_svi_cpp_dist_log_prob", (DL_FUNC) &_svi_cpp_dist_log_prob, 3},
+    {"_svi_cpp_dist_sample", (DL_FUNC) &_svi_cpp_dist_sample, 5},
+    {"_svi_cpp_kl_divergence", (DL_FUNC) &_svi_cpp_kl_divergence, 2},
+    {"_svi_cpp_cholesky", (DL_FUNC) &_svi_cpp_cholesky, 1},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},
@@ -489,6 +555,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_length", (DL_FUNC) &_svi_cpp_tensor_length, 1},
     {"_svi_cpp_tensor_is_live", (DL_FUNC) &_svi_cpp_tensor_is_live, 1},
     {"_svi_cpp_tape_constant", (DL_FUNC) &_svi_cpp_tape_constant, 1},
+    {"_svi_cpp_transform", (DL_FUNC) &_svi_cpp_transform, 5},
     {NULL, NULL, 0}
 };
 

@@ -13,3 +13,4 @@
 #include "ops/index.hpp"
 #include "ops/mask.hpp"
 #include "ops/plate.hpp"
+#include "dist/dist.hpp"

@@ -1,0 +1,310 @@
+# The distribution object and the generics every distribution shares.
+#
+# A distribution is a list of its parameters (numerics or tensor handles, in the order the
+# core expects them) with class c("svi_dist_<name>", "svi_dist") and a few attributes:
+# the core family ("normal", "bernoulli_logit", ...), its event dim and whether draws are
+# reparameterized. Per-distribution facts (mean, variance, support) are S3 methods.
+
+new_dist <- function(name, params, family = name, event_dim = 0L, rsample = TRUE) {
+  structure(params,
+    class = c(paste0("svi_dist_", name), "svi_dist"),
+    svi_name = name, svi_family = family, svi_event_dim = as.integer(event_dim),
+    svi_rsample = rsample
+  )
+}
+
+dist_name <- function(d) attr(d, "svi_name")
+dist_family <- function(d) attr(d, "svi_family")
+dist_params <- function(d) {
+  p <- unclass(d)
+  attributes(p) <- list(names = names(p))
+  p
+}
+
+# ---- parameter checks at construction -------------------------------------------------
+
+param_rules <- list(
+  real = list(ok = function(x) all(is.finite(x)), text = "must be finite"),
+  positive = list(ok = function(x) all(x > 0 & is.finite(x)), text = "must be positive"),
+  nonneg = list(ok = function(x) all(x >= 0 & is.finite(x)), text = "must be non-negative"),
+  prob = list(ok = function(x) all(x >= 0 & x <= 1), text = "must be between 0 and 1"),
+  prob_open0 = list(ok = function(x) all(x > 0 & x <= 1), text = "must be greater than 0 and at most 1"),
+  count = list(ok = function(x) all(x >= 0 & is.finite(x) & x == round(x)),
+               text = "must be a non-negative whole number"),
+  any = list(ok = function(x) TRUE, text = "")
+)
+
+# Checks one parameter: handles pass (their values are not known yet), numerics must be
+# non-empty, free of NA and satisfy `rule`. Returns the parameter as doubles.
+check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
+  if (is_tensor(x)) return(x)
+  fn <- paste0("dist_", dist)
+  if (!is.numeric(x) && !is.logical(x)) {
+    cli::cli_abort("{.arg {arg}} of {.fn {fn}} must be numeric or a tensor handle, not {.obj_type_friendly {x}}.",
+                   call = call)
+  }
+  if (!length(x)) cli::cli_abort("{.arg {arg}} of {.fn {fn}} must not be empty.", call = call)
+  if (anyNA(x)) cli::cli_abort("{.arg {arg}} of {.fn {fn}} must not contain {.code NA} or {.code NaN}.", call = call)
+  r <- param_rules[[rule]]
+  if (!r$ok(x)) {
+    bad <- which(!vapply(as.vector(x), r$ok, logical(1)))[1]
+    where <- if (length(x) > 1L) paste0(" (element ", bad, " is ", format(as.vector(x)[bad]), ")") else
+      paste0(" (got ", format(as.vector(x)), ")")
+    cli::cli_abort("{.arg {arg}} of {.fn {fn}} {r$text}{where}.", call = call)
+  }
+  storage.mode(x) <- "double"
+  x
+}
+
+shape_of <- function(x) {
+  d <- dim(x)
+  if (is.null(d)) length(x) else as.integer(d)
+}
+shape_text <- function(x) {
+  d <- dim(x)
+  if (is.null(d)) paste("length", length(x)) else paste("dim", paste(d, collapse = " x "))
+}
+
+# The broadcast batch shape of elementwise parameters (scalars broadcast, else equal shapes).
+broadcast_params <- function(params, dist, call = parent.frame()) {
+  big <- Filter(function(p) length(p) != 1L, params)
+  if (length(big) > 1L) {
+    s1 <- shape_of(big[[1]])
+    for (k in seq_along(big)[-1]) {
+      if (!identical(shape_of(big[[k]]), s1)) {
+        nm <- names(big)
+        cli::cli_abort(c(
+          "Parameters of {.fn {paste0('dist_', dist)}} have incompatible shapes.",
+          x = "{.arg {nm[1]}} has {shape_text(big[[1]])} but {.arg {nm[k]}} has {shape_text(big[[k]])}.",
+          i = "Parameters broadcast only when one of them has length 1 or their shapes are equal."
+        ), call = call)
+      }
+    }
+  }
+  invisible(params)
+}
+
+# ---- exported generics ---------------------------------------------------------------
+
+#' Log-density of a value under a distribution
+#'
+#' `log_prob(d, x)` evaluates the log-density (or log-mass) of `x` under `d`, elementwise
+#' over the batch: the result has the distribution's batch shape (multivariate
+#' distributions reduce their event dimension). Values outside the support give `-Inf`.
+#' Inside a model or guide (or [value_and_grad()]), parameters and values may be tensor
+#' handles and the result is a handle; otherwise it is a plain numeric.
+#'
+#' @param d A distribution, e.g. [dist_normal()].
+#' @param x A value: numeric (or a tensor handle) broadcastable against the batch.
+#' @return The log-density, with the batch shape.
+#' @examples
+#' log_prob(dist_normal(0, 1), 0.5)   # same as dnorm(0.5, log = TRUE)
+#' log_prob(dist_poisson(c(1, 2, 3)), c(0, 1, 2))
+#' value_and_grad(function(sd) log_prob(dist_normal(0, sd), 1.5), 2)
+#' @export
+log_prob <- function(d, x) {
+  check_dist(d)
+  dist_log_prob(d, x)
+}
+
+#' Draw from a distribution
+#'
+#' Draws use R's random number generator, so [set.seed()] reproduces them.
+#'
+#' @param d A distribution.
+#' @param n `NULL` for one draw with the distribution's batch (and event) shape, or a count
+#'   for `n` draws stacked along a new leading dimension.
+#' @return A numeric vector or array (a tensor handle when a parameter is one; the draw is
+#'   then differentiable when [has_rsample()] is `TRUE`).
+#' @examples
+#' set.seed(1)
+#' dist_sample(dist_normal(0, 1))
+#' dist_sample(dist_gamma(2, 1), n = 5)
+#' dim(dist_sample(dist_normal(c(0, 10), 1), n = 3))
+#' @export
+dist_sample <- function(d, n = NULL) {
+  check_dist(d)
+  if (is.null(n)) {
+    reps <- 0L
+  } else {
+    if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 1 || n != round(n)) {
+      cli::cli_abort("{.arg n} must be a positive whole number or {.code NULL}.")
+    }
+    reps <- as.integer(n)
+  }
+  dist_draw_impl(d, reps, record = FALSE)
+}
+
+#' Does a distribution have reparameterized draws?
+#'
+#' `TRUE` when draws are differentiable functions of the parameters (pathwise gradients):
+#' every continuous distribution here, unless wrapped in [nonreparameterized()]. Discrete
+#' distributions are never reparameterized; inference uses score-function gradients for them.
+#'
+#' @param d A distribution.
+#' @return `TRUE` or `FALSE`.
+#' @examples
+#' has_rsample(dist_gamma(2, 1))
+#' has_rsample(nonreparameterized(dist_gamma(2, 1)))
+#' has_rsample(dist_poisson(3))
+#' @export
+has_rsample <- function(d) {
+  check_dist(d)
+  isTRUE(attr(d, "svi_rsample"))
+}
+
+#' Mark a distribution to use score-function gradients
+#'
+#' Returns the same distribution whose draws carry no gradient, so inference treats its
+#' sites with the score-function (REINFORCE) estimator, as Pyro's
+#' `has_rsample_(False)` does.
+#'
+#' @param d A distribution.
+#' @return The distribution, with [has_rsample()] `FALSE`.
+#' @examples
+#' d <- nonreparameterized(dist_normal(0, 1))
+#' has_rsample(d)
+#' d
+#' @export
+nonreparameterized <- function(d) {
+  check_dist(d)
+  attr(d, "svi_rsample") <- FALSE
+  d
+}
+
+#' Support, mean and variance of a distribution
+#'
+#' `support()` returns the constraint object describing where the distribution puts mass
+#' (e.g. [constraint_positive()] for a gamma). `mean()` and `dist_variance()` give the
+#' moments with the batch (and event) shape; `NaN` where they do not exist (Cauchy) and
+#' `Inf` where they are infinite.
+#'
+#' @param d,x A distribution.
+#' @param ... Unused.
+#' @return `support()`: a constraint. `mean()`, `dist_variance()`: numeric (or a tensor
+#'   handle when parameters are handles).
+#' @examples
+#' support(dist_beta(2, 3))
+#' mean(dist_gamma(shape = 2, rate = 4))
+#' dist_variance(dist_poisson(c(1, 5)))
+#' @export
+support <- function(d) {
+  check_dist(d)
+  UseMethod("support")
+}
+
+#' @rdname support
+#' @export
+dist_variance <- function(d) {
+  check_dist(d)
+  UseMethod("dist_variance")
+}
+
+#' @rdname support
+#' @export
+mean.svi_dist <- function(x, ...) dist_mean(x)
+
+dist_mean <- function(d) UseMethod("dist_mean")
+
+#' @export
+format.svi_dist <- function(x, ...) {
+  p <- dist_params(x)
+  parts <- vapply(names(p), function(nm) paste(nm, "=", format_param(p[[nm]])), "")
+  paste0("dist_", dist_name(x), "(", paste(parts, collapse = ", "), ")")
+}
+
+format_param <- function(v) {
+  if (is_tensor(v)) {
+    if (!.Call(`_svi_cpp_tensor_is_live`, v)) return("<tensor: stale>")
+    d <- dim(v)
+    return(paste0("<tensor [", if (is.null(d)) length(v) else paste(d, collapse = " x "), "]>"))
+  }
+  if (length(v) == 1L && is.null(dim(v))) return(format(v, digits = 4))
+  if (length(v) <= 4L && is.null(dim(v))) return(paste0("c(", paste(format(v, digits = 4), collapse = ", "), ")"))
+  d <- dim(v)
+  paste0("<dbl [", if (is.null(d)) length(v) else paste(d, collapse = " x "), "]>")
+}
+
+#' @export
+print.svi_dist <- function(x, ...) {
+  cat("<svi distribution> ", format(x), "\n", sep = "")
+  bs <- tryCatch(dist_batch_shape(x), error = function(e) NULL)
+  notes <- c(
+    if (length(bs)) paste0("batch shape [", paste(bs, collapse = ", "), "]"),
+    if (dist_event_dim(x) > 0L) paste0("event dim ", dist_event_dim(x)),
+    if (!has_rsample(x)) "draws not reparameterized (score-function gradients)"
+  )
+  if (length(notes)) cat("  ", paste(notes, collapse = "; "), "\n", sep = "")
+  invisible(x)
+}
+
+# ---- internal API used by the inference code ------------------------------------------
+
+check_dist <- function(d, arg = "d", call = parent.frame(2)) {
+  if (!inherits(d, "svi_dist")) {
+    cli::cli_abort("{.arg {arg}} must be a distribution such as {.fn dist_normal}, not {.obj_type_friendly {d}}.",
+                   call = call)
+  }
+}
+
+#' Log-density: a tensor handle when anything is a handle, else numeric.
+#' @noRd
+dist_log_prob <- function(d, x) UseMethod("dist_log_prob")
+
+#' @export
+dist_log_prob.svi_dist <- function(d, x) {
+  .Call(`_svi_cpp_dist_log_prob`, dist_family(d), x, dist_params(d))
+}
+
+#' One draw of the batch + event shape: on the recording tape (as a handle; reparameterized
+#' when has_rsample(d), else without gradient) while one is recording, else numeric.
+#' @noRd
+dist_draw <- function(d) {
+  dist_draw_impl(d, 0L, record = .Call(`_svi_cpp_tape_recording`))
+}
+
+dist_draw_impl <- function(d, reps, record) UseMethod("dist_draw_impl")
+
+#' @export
+dist_draw_impl.svi_dist <- function(d, reps, record) {
+  .Call(`_svi_cpp_dist_sample`, dist_family(d), dist_params(d), reps,
+        isTRUE(attr(d, "svi_rsample")), record)
+}
+
+#' Batch shape: integer dims, integer(0) for a scalar batch.
+#' @noRd
+dist_batch_shape <- function(d) UseMethod("dist_batch_shape")
+
+#' @export
+dist_batch_shape.svi_dist <- function(d) {
+  p <- dist_params(d)
+  big <- Filter(function(v) length(v) != 1L, p)
+  if (!length(big)) return(integer(0))
+  shape_of(big[[1]])
+}
+
+#' Number of trailing event dims (0 for univariate, 1 for dirichlet/mvnormal/categorical's
+#' parameters).
+#' @noRd
+dist_event_dim <- function(d) {
+  e <- attr(d, "svi_event_dim")
+  if (is.null(e)) 0L else e
+}
+
+#' The distribution with its batch expanded to `shape` (a scalar batch only): every
+#' batch parameter broadcast to that shape (event dims kept last).
+#' @noRd
+dist_expand <- function(d, shape) UseMethod("dist_expand")
+
+#' @export
+dist_expand.svi_dist <- function(d, shape) {
+  shape <- as.integer(shape)
+  bs <- dist_batch_shape(d)
+  if (identical(bs, shape)) return(d)
+  if (length(bs) && prod(bs) != 1) {
+    cli::cli_abort("Cannot expand a distribution with batch shape [{paste(bs, collapse = ', ')}] to [{paste(shape, collapse = ', ')}].")
+  }
+  zero <- if (length(shape) > 1L) array(0, shape) else numeric(shape)
+  for (nm in names(dist_params(d))) d[[nm]] <- d[[nm]] + zero
+  d
+}

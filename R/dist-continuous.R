@@ -1,0 +1,231 @@
+# Univariate continuous distributions. Parameter names follow R's d*/r* functions.
+
+#' Continuous distributions
+#'
+#' Constructors for univariate continuous distributions, with R's parameter names
+#' (`dnorm(x, mean, sd)` becomes `dist_normal(mean, sd)` and so on). Parameters may be
+#' numbers, vectors or arrays (scalars broadcast against the rest; otherwise shapes must be
+#' equal) or tensor handles inside a model, guide or [value_and_grad()]. Numeric parameters
+#' are checked at construction; handles are checked when the distribution is used.
+#'
+#' All of them have reparameterized draws ([has_rsample()] is `TRUE`): Gamma, Beta (and
+#' Student's t through its chi-squared part) by implicit reparameterization, the rest by
+#' location-scale transforms of standard noise.
+#'
+#' * `dist_normal(mean, sd)`: as [dnorm()].
+#' * `dist_lognormal(meanlog, sdlog)`: as [dlnorm()].
+#' * `dist_half_normal(scale)`: `|X|` for `X ~ N(0, scale)`.
+#' * `dist_cauchy(location, scale)`: as [dcauchy()].
+#' * `dist_half_cauchy(scale)`: `|X|` for a Cauchy `X` centred at 0.
+#' * `dist_student_t(df, location, scale)`: `location + scale * T` with `T ~ dt(df)`.
+#' * `dist_laplace(location, scale)`: density `exp(-|x - location| / scale) / (2 scale)`.
+#' * `dist_exponential(rate)`: as [dexp()].
+#' * `dist_gamma(shape, rate)`: as [dgamma()] (rate parameterization).
+#' * `dist_beta(shape1, shape2)`: as [dbeta()].
+#' * `dist_uniform(min, max)`: as [dunif()].
+#'
+#' @param mean,location Location.
+#' @param sd,scale Scale (positive).
+#' @param meanlog,sdlog Mean and standard deviation on the log scale.
+#' @param df Degrees of freedom (positive).
+#' @param rate Rate (positive).
+#' @param shape Shape (positive).
+#' @param shape1,shape2 Beta shapes (positive).
+#' @param min,max Bounds of the uniform (`min < max`).
+#' @return A distribution object (class `svi_dist`).
+#' @seealso [log_prob()], [dist_sample()], [support()], [kl_divergence()].
+#' @examples
+#' d <- dist_normal(0, 2)
+#' log_prob(d, 1) - dnorm(1, 0, 2, log = TRUE)
+#' set.seed(1)
+#' dist_sample(dist_gamma(shape = 2, rate = 3), n = 4)
+#' mean(dist_beta(2, 6))
+#' @name dist-continuous
+NULL
+
+#' @rdname dist-continuous
+#' @export
+dist_normal <- function(mean = 0, sd = 1) {
+  p <- list(mean = check_param(mean, "mean", "normal"), sd = check_param(sd, "sd", "normal", "positive"))
+  new_dist("normal", broadcast_params(p, "normal"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_lognormal <- function(meanlog = 0, sdlog = 1) {
+  p <- list(meanlog = check_param(meanlog, "meanlog", "lognormal"),
+            sdlog = check_param(sdlog, "sdlog", "lognormal", "positive"))
+  new_dist("lognormal", broadcast_params(p, "lognormal"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_half_normal <- function(scale = 1) {
+  new_dist("half_normal", list(scale = check_param(scale, "scale", "half_normal", "positive")))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_cauchy <- function(location = 0, scale = 1) {
+  p <- list(location = check_param(location, "location", "cauchy"),
+            scale = check_param(scale, "scale", "cauchy", "positive"))
+  new_dist("cauchy", broadcast_params(p, "cauchy"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_half_cauchy <- function(scale = 1) {
+  new_dist("half_cauchy", list(scale = check_param(scale, "scale", "half_cauchy", "positive")))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_student_t <- function(df, location = 0, scale = 1) {
+  p <- list(df = check_param(df, "df", "student_t", "positive"),
+            location = check_param(location, "location", "student_t"),
+            scale = check_param(scale, "scale", "student_t", "positive"))
+  new_dist("student_t", broadcast_params(p, "student_t"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_laplace <- function(location = 0, scale = 1) {
+  p <- list(location = check_param(location, "location", "laplace"),
+            scale = check_param(scale, "scale", "laplace", "positive"))
+  new_dist("laplace", broadcast_params(p, "laplace"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_exponential <- function(rate = 1) {
+  new_dist("exponential", list(rate = check_param(rate, "rate", "exponential", "positive")))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_gamma <- function(shape, rate = 1) {
+  p <- list(shape = check_param(shape, "shape", "gamma", "positive"),
+            rate = check_param(rate, "rate", "gamma", "positive"))
+  new_dist("gamma", broadcast_params(p, "gamma"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_beta <- function(shape1, shape2) {
+  p <- list(shape1 = check_param(shape1, "shape1", "beta", "positive"),
+            shape2 = check_param(shape2, "shape2", "beta", "positive"))
+  new_dist("beta", broadcast_params(p, "beta"))
+}
+
+#' @rdname dist-continuous
+#' @export
+dist_uniform <- function(min = 0, max = 1) {
+  p <- list(min = check_param(min, "min", "uniform"), max = check_param(max, "max", "uniform"))
+  broadcast_params(p, "uniform")
+  if (!is_tensor(p$min) && !is_tensor(p$max) && any(p$max <= p$min)) {
+    cli::cli_abort("{.arg max} of {.fn dist_uniform} must be greater than {.arg min}.")
+  }
+  new_dist("uniform", p)
+}
+
+# ---- moments and supports ----------------------------------------------------------------
+
+batch_fill <- function(d, value) {
+  bs <- dist_batch_shape(d)
+  if (!length(bs)) return(value)
+  if (length(bs) == 1L) rep(value, bs) else array(value, bs)
+}
+
+#' @export
+dist_mean.svi_dist_normal <- function(d) d$mean + 0 * d$sd
+#' @export
+dist_variance.svi_dist_normal <- function(d) d$sd^2 + 0 * d$mean
+#' @export
+support.svi_dist_normal <- function(d) constraint_real()
+
+#' @export
+dist_mean.svi_dist_lognormal <- function(d) exp(d$meanlog + d$sdlog^2 / 2)
+#' @export
+dist_variance.svi_dist_lognormal <- function(d) (exp(d$sdlog^2) - 1) * exp(2 * d$meanlog + d$sdlog^2)
+#' @export
+support.svi_dist_lognormal <- function(d) constraint_positive()
+
+#' @export
+dist_mean.svi_dist_half_normal <- function(d) d$scale * sqrt(2 / pi)
+#' @export
+dist_variance.svi_dist_half_normal <- function(d) d$scale^2 * (1 - 2 / pi)
+#' @export
+support.svi_dist_half_normal <- function(d) constraint_positive()
+
+#' @export
+dist_mean.svi_dist_cauchy <- function(d) batch_fill(d, NaN)
+#' @export
+dist_variance.svi_dist_cauchy <- function(d) batch_fill(d, NaN)
+#' @export
+support.svi_dist_cauchy <- function(d) constraint_real()
+
+#' @export
+dist_mean.svi_dist_half_cauchy <- function(d) batch_fill(d, Inf)
+#' @export
+dist_variance.svi_dist_half_cauchy <- function(d) batch_fill(d, Inf)
+#' @export
+support.svi_dist_half_cauchy <- function(d) constraint_positive()
+
+#' @export
+dist_mean.svi_dist_student_t <- function(d) {
+  m <- d$location + 0 * d$df + 0 * d$scale
+  if (is_tensor(d$df) || is_tensor(m)) return(m)  # assumes df > 1
+  m[d$df + 0 * m <= 1] <- NaN
+  m
+}
+#' @export
+dist_variance.svi_dist_student_t <- function(d) {
+  v <- d$scale^2 * d$df / (d$df - 2) + 0 * d$location
+  if (is_tensor(v)) return(v)  # assumes df > 2
+  df <- d$df + 0 * v
+  v[df <= 2] <- Inf
+  v[df <= 1] <- NaN
+  v
+}
+#' @export
+support.svi_dist_student_t <- function(d) constraint_real()
+
+#' @export
+dist_mean.svi_dist_laplace <- function(d) d$location + 0 * d$scale
+#' @export
+dist_variance.svi_dist_laplace <- function(d) 2 * d$scale^2 + 0 * d$location
+#' @export
+support.svi_dist_laplace <- function(d) constraint_real()
+
+#' @export
+dist_mean.svi_dist_exponential <- function(d) 1 / d$rate
+#' @export
+dist_variance.svi_dist_exponential <- function(d) 1 / d$rate^2
+#' @export
+support.svi_dist_exponential <- function(d) constraint_positive()
+
+#' @export
+dist_mean.svi_dist_gamma <- function(d) d$shape / d$rate
+#' @export
+dist_variance.svi_dist_gamma <- function(d) d$shape / d$rate^2
+#' @export
+support.svi_dist_gamma <- function(d) constraint_positive()
+
+#' @export
+dist_mean.svi_dist_beta <- function(d) d$shape1 / (d$shape1 + d$shape2)
+#' @export
+dist_variance.svi_dist_beta <- function(d) {
+  s <- d$shape1 + d$shape2
+  d$shape1 * d$shape2 / (s^2 * (s + 1))
+}
+#' @export
+support.svi_dist_beta <- function(d) constraint_unit_interval()
+
+#' @export
+dist_mean.svi_dist_uniform <- function(d) (d$min + d$max) / 2
+#' @export
+dist_variance.svi_dist_uniform <- function(d) (d$max - d$min)^2 / 12
+#' @export
+support.svi_dist_uniform <- function(d) {
+  constraint_interval(tensor_value(d$min), tensor_value(d$max))
+}

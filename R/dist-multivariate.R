@@ -1,0 +1,226 @@
+# Distributions with an event dimension (the last dim of their parameters), and the point mass.
+
+#' Multivariate distributions and the point mass
+#'
+#' * `dist_dirichlet(alpha)`: concentrations along the last dimension (a vector is one
+#'   distribution over the simplex, the rows of a matrix a batch of them). Draws are
+#'   reparameterized by implicit gradients of normalized gamma draws.
+#' * `dist_mvnormal(mean, scale_tril = , cov = )`: multivariate normal with mean along the
+#'   last dimension and one lower-triangular scale (`cov = scale_tril %*% t(scale_tril)`);
+#'   give exactly one of `scale_tril` or `cov`.
+#' * `dist_delta(value, log_density = 0, event_dim = 0)`: a point mass at `value`
+#'   (log-density `log_density` there, `-Inf` elsewhere); its draw is `value` itself,
+#'   differentiably. `event_dim = 1` treats the last dimension of `value` as one event.
+#'
+#' For these, values put their event along the last dimension too: `log_prob()` of an
+#' `n x K` matrix under a Dirichlet gives `n` numbers.
+#'
+#' @param alpha Positive concentrations.
+#' @param mean Mean vector (or matrix whose rows are means).
+#' @param scale_tril Lower-triangular matrix with positive diagonal.
+#' @param cov Symmetric positive-definite covariance matrix.
+#' @param value The location of the point mass.
+#' @param log_density Log-density at `value` (a number or batch-shaped).
+#' @param event_dim `0` or `1`.
+#' @return A distribution object (class `svi_dist`).
+#' @examples
+#' d <- dist_dirichlet(c(1, 2, 3))
+#' set.seed(1)
+#' x <- dist_sample(d, n = 2)
+#' log_prob(d, x)
+#' m <- dist_mvnormal(c(0, 1), cov = matrix(c(2, 0.5, 0.5, 1), 2))
+#' log_prob(m, c(0.3, 0.2))
+#' log_prob(dist_delta(2), c(2, 3))
+#' @name dist-multivariate
+NULL
+
+event_len <- function(x) {
+  d <- dim(x)
+  if (is.null(d)) length(x) else d[length(d)]
+}
+event_batch_shape <- function(x) {
+  d <- dim(x)
+  if (length(d) <= 1L) return(integer(0))
+  as.integer(d[-length(d)])
+}
+# `p` (one event of length K) repeated over a batch `shape`: an array c(shape, K).
+expand_rows <- function(p, shape) {
+  k <- length(p)
+  n <- prod(shape)
+  if (is_tensor(p)) {
+    dim(p) <- c(1L, k)
+    out <- matrix(1, n, 1) %*% p
+  } else {
+    out <- matrix(rep(as.vector(p), each = n), n, k)
+  }
+  dim(out) <- c(shape, k)
+  out
+}
+expand_event <- function(d, shape) {
+  shape <- as.integer(shape)
+  bs <- dist_batch_shape(d)
+  if (identical(bs, shape)) return(d)
+  if (length(bs)) cli::cli_abort("Cannot expand a distribution with batch shape [{paste(bs, collapse = ', ')}] to [{paste(shape, collapse = ', ')}].")
+  d[[1]] <- expand_rows(d[[1]], shape)
+  d
+}
+
+#' @rdname dist-multivariate
+#' @export
+dist_dirichlet <- function(alpha) {
+  alpha <- check_param(alpha, "alpha", "dirichlet", "positive")
+  if (event_len(alpha) < 2L) {
+    cli::cli_abort("{.arg alpha} of {.fn dist_dirichlet} needs at least 2 categories along its last dimension.")
+  }
+  new_dist("dirichlet", list(alpha = alpha), event_dim = 1L)
+}
+
+#' @export
+dist_batch_shape.svi_dist_dirichlet <- function(d) event_batch_shape(d$alpha)
+#' @export
+dist_expand.svi_dist_dirichlet <- function(d, shape) expand_event(d, shape)
+#' @export
+dist_mean.svi_dist_dirichlet <- function(d) {
+  a <- d$alpha
+  if (is_tensor(a)) {
+    if (is.null(dim(a))) return(a / sum(a))
+    return(a / row_total(a))
+  }
+  if (is.null(dim(a))) return(a / sum(a))
+  k <- event_len(a)
+  m <- matrix(a, ncol = k)
+  out <- m / rowSums(m)
+  dim(out) <- dim(a)
+  out
+}
+#' @export
+dist_variance.svi_dist_dirichlet <- function(d) {
+  a <- d$alpha
+  s <- if (is.null(dim(a))) sum(a) else row_total(a)
+  m <- a / s
+  m * (1 - m) / (s + 1)
+}
+#' @export
+support.svi_dist_dirichlet <- function(d) constraint_simplex()
+
+# Row sums of an array (event along the last dim) spread back to the array's shape, so
+# that a / row_total(a) normalizes each row; works on handles through matrix products.
+row_total <- function(a) {
+  d <- dim(a)
+  k <- d[length(d)]
+  n <- length(a) / k
+  m <- a
+  dim(m) <- c(n, k)
+  s <- m %*% matrix(1, k, 1) %*% matrix(1, 1, k)
+  dim(s) <- d
+  s
+}
+
+#' @rdname dist-multivariate
+#' @export
+dist_mvnormal <- function(mean, scale_tril = NULL, cov = NULL) {
+  if (is.null(scale_tril) == is.null(cov)) {
+    cli::cli_abort("{.fn dist_mvnormal} needs exactly one of {.arg scale_tril} or {.arg cov}.")
+  }
+  mean <- check_param(mean, "mean", "mvnormal")
+  k <- event_len(mean)
+  if (!is.null(cov)) {
+    cov <- check_param(cov, "cov", "mvnormal")
+    check_square(cov, "cov", k)
+    if (is_tensor(cov)) {
+      scale_tril <- .Call(`_svi_cpp_cholesky`, cov)
+    } else {
+      if (!isSymmetric(unname(cov), tol = 1e-10)) {
+        cli::cli_abort("{.arg cov} of {.fn dist_mvnormal} must be symmetric.")
+      }
+      ch <- tryCatch(chol(cov), error = function(e) NULL)
+      if (is.null(ch)) cli::cli_abort("{.arg cov} of {.fn dist_mvnormal} must be positive definite.")
+      scale_tril <- t(ch)
+    }
+  } else {
+    scale_tril <- check_param(scale_tril, "scale_tril", "mvnormal")
+    check_square(scale_tril, "scale_tril", k)
+    if (!is_tensor(scale_tril)) {
+      if (any(scale_tril[upper.tri(scale_tril)] != 0)) {
+        cli::cli_abort("{.arg scale_tril} of {.fn dist_mvnormal} must be lower triangular.")
+      }
+      if (any(diag(scale_tril) <= 0)) {
+        cli::cli_abort("{.arg scale_tril} of {.fn dist_mvnormal} must have a positive diagonal.")
+      }
+    }
+  }
+  new_dist("mvnormal", list(mean = mean, scale_tril = scale_tril), event_dim = 1L)
+}
+
+check_square <- function(m, arg, k, call = parent.frame()) {
+  d <- dim(m)
+  if (length(d) != 2L || d[1] != d[2] || d[1] != k) {
+    cli::cli_abort("{.arg {arg}} of {.fn dist_mvnormal} must be a {k} x {k} matrix to match {.arg mean}, not {shape_text(m)}.",
+                   call = call)
+  }
+}
+
+#' @export
+dist_batch_shape.svi_dist_mvnormal <- function(d) event_batch_shape(d$mean)
+#' @export
+dist_expand.svi_dist_mvnormal <- function(d, shape) expand_event(d, shape)
+#' @export
+dist_mean.svi_dist_mvnormal <- function(d) d$mean
+#' @export
+dist_variance.svi_dist_mvnormal <- function(d) {
+  l <- d$scale_tril
+  v <- if (is_tensor(l)) t(l^2 %*% matrix(1, ncol(l), 1)) else rowSums(l^2)
+  bs <- dist_batch_shape(d)
+  if (!length(bs)) {
+    dim(v) <- NULL
+    return(v)
+  }
+  expand_rows(v, bs)
+}
+#' @export
+support.svi_dist_mvnormal <- function(d) constraint_real(event_dim = 1L)
+
+#' @rdname dist-multivariate
+#' @export
+dist_delta <- function(value, log_density = 0, event_dim = 0L) {
+  value <- check_param(value, "value", "delta")
+  log_density <- check_param(log_density, "log_density", "delta", "any")
+  if (!is.numeric(event_dim) || length(event_dim) != 1L || !event_dim %in% c(0, 1)) {
+    cli::cli_abort("{.arg event_dim} of {.fn dist_delta} must be 0 or 1.")
+  }
+  d <- new_dist("delta", list(value = value, log_density = log_density), event_dim = event_dim)
+  if (event_dim == 0L) broadcast_params(dist_params(d), "delta")
+  d
+}
+
+#' @export
+dist_batch_shape.svi_dist_delta <- function(d) {
+  if (dist_event_dim(d) == 0L) return(NextMethod())
+  event_batch_shape(d$value)
+}
+#' @export
+dist_expand.svi_dist_delta <- function(d, shape) {
+  if (dist_event_dim(d) == 0L) return(NextMethod())
+  expand_event(d, shape)
+}
+#' @export
+dist_log_prob.svi_dist_delta <- function(d, x) {
+  if (dist_event_dim(d) == 0L) return(NextMethod())
+  lp <- .Call(`_svi_cpp_dist_log_prob`, "delta", x, list(value = d$value, log_density = 0))
+  k <- event_len(d$value)
+  if (is.null(dim(lp)) || length(dim(lp)) == 1L) {
+    s <- sum(lp)
+  } else {
+    bs <- event_batch_shape(lp)
+    dim(lp) <- c(length(lp) / k, k)
+    s <- lp %*% matrix(1, k, 1)
+    dim(s) <- if (length(bs) > 1L) bs else NULL
+  }
+  s + d$log_density
+}
+#' @export
+dist_mean.svi_dist_delta <- function(d) d$value
+#' @export
+dist_variance.svi_dist_delta <- function(d) 0 * d$value
+#' @export
+support.svi_dist_delta <- function(d) constraint_real(event_dim = dist_event_dim(d))

@@ -1,0 +1,454 @@
+// Distributions whose parameters have an event dimension: categorical (probabilities or logits
+// along the last dim), Dirichlet (concentrations along the last dim) and the multivariate
+// normal (mean along the last dim, one shared lower-triangular scale). An array whose last dim
+// is K is read as M = n / K batch rows of K (row m, entry k at m + M k, as in R).
+#pragma once
+#include <Eigen/Dense>
+#include <cfloat>
+#include <cmath>
+#include <vector>
+#include "../special.hpp"
+#include "common.hpp"
+#include "gamma_grad.hpp"
+
+namespace svi {
+namespace dist {
+
+// Batch shape of an array whose last dim is the event dim (a plain vector is one event).
+inline Shape batch_of(const Shape& s) {
+  if (s.nd <= 1) return Shape::vec(1);
+  if (s.nd == 2) return Shape::vec(s.d[0]);
+  Shape b;
+  b.nd = s.nd - 1; b.n = 1;
+  for (int i = 0; i < b.nd; ++i) { b.d[i] = s.d[i]; b.n *= s.d[i]; }
+  return b;
+}
+inline int event_size(const Shape& s) { return s.nd == 0 ? int(s.n) : s.d[s.nd - 1]; }
+
+// The broadcast of two batch shapes (length-1 against anything, else equal).
+inline Shape batch_broadcast(const Shape& a, const Shape& b, const char* what) {
+  return broadcast_shape(a, b, what);
+}
+
+using MatMap = Eigen::Map<const Eigen::MatrixXd>;
+
+// ---- categorical ------------------------------------------------------------------------
+// value: category numbers 1..K (R's convention), batch-shaped or a scalar.
+template <bool Logit>
+void cat_lp_f(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& P = t.node(o.in[1]);
+  const int K = event_size(P.shape);
+  const Eigen::Index M = P.shape.n / K, n = o.shape.n;
+  MatMap p(P.data(), M, K);
+  Vec norm(M);  // log of the normalizer per row
+  for (Eigen::Index m = 0; m < M; ++m) {
+    if (Logit) {
+      double mx = -kInf;
+      for (int k = 0; k < K; ++k) {
+        double v = p(m, k);
+        if (!std::isfinite(v))
+          bad_param("dist_categorical()", "logit", "must be finite", v, m + M * k, P.shape.n);
+        mx = std::fmax(mx, v);
+      }
+      norm[m] = mx + std::log((p.row(m).array() - mx).exp().sum());
+    } else {
+      double s = 0;
+      for (int k = 0; k < K; ++k) {
+        double v = p(m, k);
+        if (!(v >= 0) || !std::isfinite(v))
+          bad_param("dist_categorical()", "prob", "must be non-negative and finite", v, m + M * k,
+                    P.shape.n);
+        s += v;
+      }
+      if (!(s > 0)) throw Error("`prob` of dist_categorical() must have a positive sum in every row");
+      norm[m] = std::log(s);
+    }
+  }
+  o.own.resize(n);
+  const double* x = X.data();
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double v = x[X.shape.n == 1 ? 0 : i];
+    Eigen::Index m = M == 1 ? 0 : i;
+    if (!(v >= 1 && v <= K) || std::floor(v) != v) { o.own[i] = -kInf; continue; }
+    int k = int(v) - 1;
+    o.own[i] = Logit ? p(m, k) - norm[m] : std::log(p(m, k)) - norm[m];
+  }
+}
+template <bool Logit>
+void cat_lp_b(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& P = t.node(o.in[1]);
+  if (!P.needs_grad) return;
+  const int K = event_size(P.shape);
+  const Eigen::Index M = P.shape.n / K, n = o.shape.n;
+  MatMap p(P.data(), M, K);
+  Eigen::MatrixXd G = Eigen::MatrixXd::Zero(M, K);
+  const double* x = X.data();
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (!std::isfinite(o.own[i]) || o.grad[i] == 0) continue;
+    Eigen::Index m = M == 1 ? 0 : i;
+    int k = int(x[X.shape.n == 1 ? 0 : i]) - 1;
+    double g = o.grad[i];
+    if (Logit) {
+      double mx = p.row(m).maxCoeff();
+      Eigen::ArrayXd w = (p.row(m).array() - mx).exp();
+      w /= w.sum();
+      G.row(m).array() -= g * w.transpose();
+      G(m, k) += g;
+    } else {
+      double s = p.row(m).sum();
+      G.row(m).array() -= g / s;
+      G(m, k) += g / p(m, k);
+    }
+  }
+  t.acc(o.in[1], CMap(G.data(), G.size()));
+}
+template <bool Logit>
+const OpDef* cat_lp_def() {
+  static const OpDef d{"log_prob(dist_categorical)", cat_lp_f<Logit>, cat_lp_b<Logit>};
+  return &d;
+}
+template <bool Logit>
+int categorical_log_prob(Tape& t, const int* ins) {
+  t.check_index(ins[0]); t.check_index(ins[1]);
+  Shape s = batch_broadcast(t.shape(ins[0]), batch_of(t.shape(ins[1])), "log_prob(dist_categorical)");
+  return t.op(cat_lp_def<Logit>(), {ins[0], ins[1]}, s);
+}
+
+template <bool Logit>
+void cat_sample_f(Tape& t, Node& o) {
+  const Node& P = t.node(o.in[0]);
+  const int K = event_size(P.shape);
+  const Eigen::Index M = P.shape.n / K, n = o.shape.n, reps = o.i0 > 0 ? o.i0 : 1;
+  MatMap p(P.data(), M, K);
+  Rng& r = t.random();
+  o.own.resize(n);
+  Eigen::ArrayXd w(K);
+  Eigen::Index last = -1;
+  for (Eigen::Index e = 0; e < n; ++e) {
+    Eigen::Index m = M == 1 ? 0 : e / reps;
+    if (m != last) {  // normalized probabilities of this row
+      if (Logit) {
+        double mx = p.row(m).maxCoeff();
+        if (!std::isfinite(mx)) throw Error("`logit` of dist_categorical() must be finite");
+        w = (p.row(m).array() - mx).exp().transpose();
+      } else {
+        w = p.row(m).array().transpose();
+        if (!(w >= 0).all() || !w.isFinite().all() || !(w.sum() > 0))
+          throw Error("`prob` of dist_categorical() must be non-negative with a positive sum");
+      }
+      w /= w.sum();
+      last = m;
+    }
+    double u = r.uniform(), c = 0;
+    int k = 0;
+    for (; k < K - 1; ++k) {
+      c += w[k];
+      if (u < c) break;
+    }
+    o.own[e] = k + 1;
+  }
+}
+inline void no_grad_b(Tape&, Node&) {}
+template <bool Logit>
+int categorical_sample(Tape& t, const int* ins, int reps, bool) {
+  t.check_index(ins[0]);
+  static const OpDef d{"sample(dist_categorical)", cat_sample_f<Logit>, no_grad_b};
+  int r = t.op(&d, {ins[0]}, prepend_dim(batch_of(t.shape(ins[0])), reps), 0, 0, reps);
+  t.node(r).needs_grad = false;
+  return r;
+}
+
+// ---- Dirichlet --------------------------------------------------------------------------
+// Rows of the value and of alpha pair up; either may be a single row shared by all.
+struct RowPair {
+  int K;
+  Eigen::Index Mx, Ma, M;
+};
+inline RowPair dir_rows(const Shape& x, const Shape& a, const char* what) {
+  RowPair r;
+  r.K = event_size(a);
+  if (event_size(x) != r.K)
+    throw Error(std::string(what) + ": the value's last dim (" + std::to_string(event_size(x)) +
+                ") must equal the number of categories (" + std::to_string(r.K) + ")");
+  r.Mx = x.n / r.K; r.Ma = a.n / r.K;
+  if (r.Mx != r.Ma && r.Mx != 1 && r.Ma != 1)
+    throw Error(std::string(what) + ": the value has " + std::to_string(r.Mx) +
+                " rows but the parameters have " + std::to_string(r.Ma));
+  r.M = std::max(r.Mx, r.Ma);
+  return r;
+}
+
+inline void dir_lp_f(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& A = t.node(o.in[1]);
+  RowPair rp = dir_rows(X.shape, A.shape, "log_prob(dist_dirichlet)");
+  MatMap x(X.data(), rp.Mx, rp.K), a(A.data(), rp.Ma, rp.K);
+  for (Eigen::Index i = 0; i < A.shape.n; ++i)
+    if (!(A.data()[i] > 0) || !std::isfinite(A.data()[i]))
+      bad_param("dist_dirichlet()", "alpha", "must be positive and finite", A.data()[i], i, A.shape.n);
+  o.own.resize(rp.M);
+  for (Eigen::Index m = 0; m < rp.M; ++m) {
+    Eigen::Index mx = rp.Mx == 1 ? 0 : m, ma = rp.Ma == 1 ? 0 : m;
+    double s = 0, sa = 0, lp = 0;
+    bool ok = true;
+    for (int k = 0; k < rp.K; ++k) {
+      double v = x(mx, k), al = a(ma, k);
+      if (!(v >= 0 && v <= 1)) ok = false;
+      s += v; sa += al;
+      lp += (al == 1 ? 0.0 : (al - 1) * std::log(v)) - std::lgamma(al);
+    }
+    if (!ok || std::fabs(s - 1) > 1e-6) { o.own[m] = -kInf; continue; }
+    o.own[m] = lp + std::lgamma(sa);
+  }
+}
+inline void dir_lp_b(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& A = t.node(o.in[1]);
+  RowPair rp = dir_rows(X.shape, A.shape, "log_prob(dist_dirichlet)");
+  MatMap x(X.data(), rp.Mx, rp.K), a(A.data(), rp.Ma, rp.K);
+  Eigen::MatrixXd GX = Eigen::MatrixXd::Zero(rp.Mx, rp.K), GA = Eigen::MatrixXd::Zero(rp.Ma, rp.K);
+  for (Eigen::Index m = 0; m < rp.M; ++m) {
+    double g = o.grad[m];
+    if (!std::isfinite(o.own[m]) || g == 0) continue;
+    Eigen::Index mx = rp.Mx == 1 ? 0 : m, ma = rp.Ma == 1 ? 0 : m;
+    double psum = special::digamma(a.row(ma).sum());
+    for (int k = 0; k < rp.K; ++k) {
+      double v = x(mx, k), al = a(ma, k);
+      GX(mx, k) += g * (al - 1) / v;
+      GA(ma, k) += g * (std::log(v) - special::digamma(al) + psum);
+    }
+  }
+  if (X.needs_grad) t.acc(o.in[0], CMap(GX.data(), GX.size()));
+  if (A.needs_grad) t.acc(o.in[1], CMap(GA.data(), GA.size()));
+}
+inline int dirichlet_log_prob(Tape& t, const int* ins) {
+  t.check_index(ins[0]); t.check_index(ins[1]);
+  static const OpDef d{"log_prob(dist_dirichlet)", dir_lp_f, dir_lp_b};
+  RowPair rp = dir_rows(t.shape(ins[0]), t.shape(ins[1]), "log_prob(dist_dirichlet)");
+  Shape s = rp.Mx >= rp.Ma ? batch_of(t.shape(ins[0])) : batch_of(t.shape(ins[1]));
+  return t.op(&d, {ins[0], ins[1]}, s);
+}
+
+// Draws: x = G / sum(G), G_k ~ Gamma(alpha_k, 1) taken in logs (aux keeps log G), with implicit
+// reparameterization gradients. Output rows: reps draws of each alpha row (row b uses alpha
+// row b / reps), so the result has a leading dim of reps when reps > 0.
+inline void dir_sample_f(Tape& t, Node& o) {
+  const Node& A = t.node(o.in[0]);
+  const int K = event_size(A.shape);
+  const Eigen::Index Ma = A.shape.n / K, n = o.shape.n, Mo = n / K, reps = o.i0 > 0 ? o.i0 : 1;
+  MatMap a(A.data(), Ma, K);
+  for (Eigen::Index i = 0; i < A.shape.n; ++i)
+    if (!(A.data()[i] > 0) || !std::isfinite(A.data()[i]))
+      bad_param("dist_dirichlet()", "alpha", "must be positive and finite", A.data()[i], i, A.shape.n);
+  Rng& r = t.random();
+  o.own.resize(n);
+  o.aux.resize(n);
+  Eigen::Map<Eigen::MatrixXd> X(o.own.data(), Mo, K), L(o.aux.data(), Mo, K);
+  for (Eigen::Index b = 0; b < Mo; ++b) {
+    Eigen::Index m = Ma == 1 ? 0 : b / reps;
+    double mx = -kInf;
+    for (int k = 0; k < K; ++k) { L(b, k) = log_std_gamma(r, a(m, k)); mx = std::fmax(mx, L(b, k)); }
+    double s = 0;
+    for (int k = 0; k < K; ++k) s += std::exp(L(b, k) - mx);
+    for (int k = 0; k < K; ++k) X(b, k) = std::fmax(std::exp(L(b, k) - mx) / s, DBL_MIN);
+  }
+}
+inline void dir_sample_b(Tape& t, Node& o) {
+  const Node& A = t.node(o.in[0]);
+  const int K = event_size(A.shape);
+  const Eigen::Index Ma = A.shape.n / K, n = o.shape.n, Mo = n / K, reps = o.i0 > 0 ? o.i0 : 1;
+  MatMap a(A.data(), Ma, K), X(o.own.data(), Mo, K), L(o.aux.data(), Mo, K), G(o.grad.data(), Mo, K);
+  Eigen::MatrixXd GA = Eigen::MatrixXd::Zero(Ma, K);
+  for (Eigen::Index b = 0; b < Mo; ++b) {
+    Eigen::Index m = Ma == 1 ? 0 : b / reps;
+    double gx = 0;
+    for (int k = 0; k < K; ++k) gx += G(b, k) * X(b, k);
+    for (int k = 0; k < K; ++k)
+      GA(m, k) += X(b, k) * dlog_std_gamma(a(m, k), L(b, k)) * (G(b, k) - gx);
+  }
+  t.acc(o.in[0], CMap(GA.data(), GA.size()));
+}
+inline int dirichlet_sample(Tape& t, const int* ins, int reps, bool reparam) {
+  t.check_index(ins[0]);
+  static const OpDef d{"sample(dist_dirichlet)", dir_sample_f, dir_sample_b};
+  int r = t.op(&d, {ins[0]}, prepend_dim(t.shape(ins[0]), reps), 0, 0, reps);
+  t.node(r).i1 = reparam;
+  if (!reparam) t.node(r).needs_grad = false;
+  return r;
+}
+
+// ---- multivariate normal ----------------------------------------------------------------
+// ins: value, mean (rows of D), scale_tril (D x D, lower triangle read).
+inline int mvn_dim(const Tape& t, int mean, int L, const char* what) {
+  const Shape& ls = t.shape(L);
+  int D = event_size(t.shape(mean));
+  if (ls.nd != 2 || ls.d[0] != ls.d[1])
+    throw Error(std::string(what) + ": `scale_tril` must be a square matrix, got " + ls.str());
+  if (ls.d[0] != D)
+    throw Error(std::string(what) + ": `scale_tril` is " + std::to_string(ls.d[0]) + " x " +
+                std::to_string(ls.d[0]) + " but `mean` has " + std::to_string(D) + " coordinates");
+  return D;
+}
+inline Eigen::MatrixXd lower_of(const Node& L, int D) {
+  Eigen::MatrixXd l = MatMap(L.data(), D, D).triangularView<Eigen::Lower>();
+  for (int i = 0; i < D; ++i)
+    if (!(l(i, i) > 0) || !std::isfinite(l(i, i)))
+      bad_param("dist_mvnormal()", "scale_tril", "must have a positive diagonal", l(i, i),
+                i + Eigen::Index(D) * i, L.shape.n);
+  if (!l.allFinite()) throw Error("`scale_tril` of dist_mvnormal() must be finite");
+  return l;
+}
+
+inline void mvn_lp_f(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& Mu = t.node(o.in[1]);
+  const int D = mvn_dim(t, o.in[1], o.in[2], "log_prob(dist_mvnormal)");
+  Eigen::MatrixXd l = lower_of(t.node(o.in[2]), D);
+  RowPair rp = dir_rows(X.shape, Mu.shape, "log_prob(dist_mvnormal)");
+  MatMap x(X.data(), rp.Mx, D), mu(Mu.data(), rp.Ma, D);
+  Eigen::MatrixXd R(D, rp.M);  // residuals as columns
+  for (Eigen::Index m = 0; m < rp.M; ++m)
+    R.col(m) = (x.row(rp.Mx == 1 ? 0 : m) - mu.row(rp.Ma == 1 ? 0 : m)).transpose();
+  if (!R.allFinite()) {
+    o.own.resize(rp.M);
+    for (Eigen::Index m = 0; m < rp.M; ++m) o.own[m] = R.col(m).allFinite() ? 0 : -kInf;
+  }
+  Eigen::MatrixXd W = l.triangularView<Eigen::Lower>().solve(R);
+  double c = -0.5 * D * dens::kLog2Pi - l.diagonal().array().log().sum();
+  o.own.resize(rp.M);
+  for (Eigen::Index m = 0; m < rp.M; ++m)
+    o.own[m] = R.col(m).allFinite() ? c - 0.5 * W.col(m).squaredNorm() : -kInf;
+}
+inline void mvn_lp_b(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const Node& Mu = t.node(o.in[1]);
+  const Node& Ln = t.node(o.in[2]);
+  const int D = mvn_dim(t, o.in[1], o.in[2], "log_prob(dist_mvnormal)");
+  Eigen::MatrixXd l = lower_of(Ln, D);
+  RowPair rp = dir_rows(X.shape, Mu.shape, "log_prob(dist_mvnormal)");
+  MatMap x(X.data(), rp.Mx, D), mu(Mu.data(), rp.Ma, D);
+  Eigen::MatrixXd R(D, rp.M);
+  Eigen::VectorXd g(rp.M);
+  for (Eigen::Index m = 0; m < rp.M; ++m) {
+    bool ok = std::isfinite(o.own[m]);
+    g[m] = ok ? o.grad[m] : 0;
+    R.col(m) = ok ? Eigen::VectorXd((x.row(rp.Mx == 1 ? 0 : m) - mu.row(rp.Ma == 1 ? 0 : m)).transpose())
+                  : Eigen::VectorXd::Zero(D);
+  }
+  // w = L^-1 r, v = L^-T w: d/dx = -v, d/dmu = v, d/dL = -diag(1/L_ii) + v w^T (lower part).
+  Eigen::MatrixXd W = l.triangularView<Eigen::Lower>().solve(R);
+  Eigen::MatrixXd V = l.transpose().triangularView<Eigen::Upper>().solve(W);
+  Eigen::MatrixXd Vg = V * g.asDiagonal();
+  if (X.needs_grad) {
+    Eigen::MatrixXd GX = Eigen::MatrixXd::Zero(rp.Mx, D);
+    for (Eigen::Index m = 0; m < rp.M; ++m) GX.row(rp.Mx == 1 ? 0 : m) -= Vg.col(m).transpose();
+    t.acc(o.in[0], CMap(GX.data(), GX.size()));
+  }
+  if (Mu.needs_grad) {
+    Eigen::MatrixXd GM = Eigen::MatrixXd::Zero(rp.Ma, D);
+    for (Eigen::Index m = 0; m < rp.M; ++m) GM.row(rp.Ma == 1 ? 0 : m) += Vg.col(m).transpose();
+    t.acc(o.in[1], CMap(GM.data(), GM.size()));
+  }
+  if (Ln.needs_grad) {
+    Eigen::MatrixXd GL = Vg * W.transpose();
+    GL.diagonal().array() -= g.sum() / l.diagonal().array();
+    Eigen::MatrixXd GLl = GL.triangularView<Eigen::Lower>();
+    t.acc(o.in[2], CMap(GLl.data(), GLl.size()));
+  }
+}
+inline int mvnormal_log_prob(Tape& t, const int* ins) {
+  for (int j = 0; j < 3; ++j) t.check_index(ins[j]);
+  static const OpDef d{"log_prob(dist_mvnormal)", mvn_lp_f, mvn_lp_b};
+  mvn_dim(t, ins[1], ins[2], "log_prob(dist_mvnormal)");
+  RowPair rp = dir_rows(t.shape(ins[0]), t.shape(ins[1]), "log_prob(dist_mvnormal)");
+  Shape s = rp.Mx >= rp.Ma ? batch_of(t.shape(ins[0])) : batch_of(t.shape(ins[1]));
+  return t.op(&d, {ins[0], ins[1], ins[2]}, s);
+}
+
+// z = mean + L e, e ~ N(0, I); aux keeps e (row-wise like the output).
+inline void mvn_sample_f(Tape& t, Node& o) {
+  const Node& Mu = t.node(o.in[0]);
+  const int D = mvn_dim(t, o.in[0], o.in[1], "sample(dist_mvnormal)");
+  Eigen::MatrixXd l = lower_of(t.node(o.in[1]), D);
+  const Eigen::Index Ma = Mu.shape.n / D, n = o.shape.n, Mo = n / D, reps = o.i0 > 0 ? o.i0 : 1;
+  MatMap mu(Mu.data(), Ma, D);
+  for (Eigen::Index i = 0; i < Mu.shape.n; ++i)
+    if (!std::isfinite(Mu.data()[i]))
+      bad_param("dist_mvnormal()", "mean", "must be finite", Mu.data()[i], i, Mu.shape.n);
+  Rng& r = t.random();
+  o.own.resize(n);
+  o.aux.resize(n);
+  Eigen::Map<Eigen::MatrixXd> Z(o.own.data(), Mo, D), E(o.aux.data(), Mo, D);
+  for (Eigen::Index b = 0; b < Mo; ++b)
+    for (int k = 0; k < D; ++k) E(b, k) = r.normal();
+  Z = E * l.transpose();
+  for (Eigen::Index b = 0; b < Mo; ++b) Z.row(b) += mu.row(Ma == 1 ? 0 : b / reps);
+}
+inline void mvn_sample_b(Tape& t, Node& o) {
+  const Node& Mu = t.node(o.in[0]);
+  const int D = event_size(Mu.shape);
+  const Eigen::Index Ma = Mu.shape.n / D, n = o.shape.n, Mo = n / D, reps = o.i0 > 0 ? o.i0 : 1;
+  MatMap E(o.aux.data(), Mo, D), G(o.grad.data(), Mo, D);
+  if (Mu.needs_grad) {
+    Eigen::MatrixXd GM = Eigen::MatrixXd::Zero(Ma, D);
+    for (Eigen::Index b = 0; b < Mo; ++b) GM.row(Ma == 1 ? 0 : b / reps) += G.row(b);
+    t.acc(o.in[0], CMap(GM.data(), GM.size()));
+  }
+  if (t.node(o.in[1]).needs_grad) {  // z_b = L e_b: dL = sum_b g_b e_b^T
+    Eigen::MatrixXd GL = G.transpose() * E;
+    Eigen::MatrixXd GLl = GL.triangularView<Eigen::Lower>();
+    t.acc(o.in[1], CMap(GLl.data(), GLl.size()));
+  }
+}
+inline int mvnormal_sample(Tape& t, const int* ins, int reps, bool reparam) {
+  t.check_index(ins[0]); t.check_index(ins[1]);
+  static const OpDef d{"sample(dist_mvnormal)", mvn_sample_f, mvn_sample_b};
+  mvn_dim(t, ins[0], ins[1], "sample(dist_mvnormal)");
+  Shape s = t.shape(ins[0]);
+  if (s.nd == 0 && s.n == 1) s = Shape::vec(1);
+  int r = t.op(&d, {ins[0], ins[1]}, prepend_dim(s, reps), 0, 0, reps);
+  t.node(r).i1 = reparam;
+  if (!reparam) t.node(r).needs_grad = false;
+  return r;
+}
+
+// ---- Cholesky factor (for dist_mvnormal(cov = ) on the tape) -----------------------------
+// L = chol((A + A^T) / 2), lower. Backward (Murray 2016): S = L^-T Phi(L^T Lbar) L^-1 with
+// Phi = lower triangle with halved diagonal; dA = (S + S^T) / 2.
+inline void chol_f(Tape& t, Node& o) {
+  const Node& A = t.node(o.in[0]);
+  const int D = A.shape.d[0];
+  MatMap a(A.data(), D, D);
+  Eigen::MatrixXd s = 0.5 * (a + a.transpose());
+  Eigen::LLT<Eigen::MatrixXd> llt(s);
+  if (llt.info() != Eigen::Success || !s.allFinite())
+    throw Error("`cov` of dist_mvnormal() must be symmetric positive definite");
+  Eigen::MatrixXd l = llt.matrixL();
+  o.own = Eigen::Map<const Vec>(l.data(), l.size());
+}
+inline void chol_b(Tape& t, Node& o) {
+  const int D = o.shape.d[0];
+  Eigen::MatrixXd l = MatMap(o.own.data(), D, D);
+  MatMap lb(o.grad.data(), D, D);
+  Eigen::MatrixXd P = l.transpose() * Eigen::MatrixXd(lb.triangularView<Eigen::Lower>());
+  Eigen::MatrixXd phi = P.triangularView<Eigen::Lower>();
+  phi.diagonal() *= 0.5;
+  auto lt = l.triangularView<Eigen::Lower>();
+  Eigen::MatrixXd S = lt.transpose().solve(phi);                  // L^-T phi
+  S = Eigen::MatrixXd(lt.transpose().solve(Eigen::MatrixXd(S.transpose()))).transpose();  // .. L^-1
+  Eigen::MatrixXd G = 0.5 * (S + S.transpose());
+  t.acc(o.in[0], CMap(G.data(), G.size()));
+}
+inline int cholesky(Tape& t, int a) {
+  t.check_index(a);
+  const Shape& s = t.shape(a);
+  if (s.nd != 2 || s.d[0] != s.d[1])
+    throw Error("`cov` of dist_mvnormal() must be a square matrix, got " + s.str());
+  static const OpDef d{"chol", chol_f, chol_b};
+  return t.op(&d, {a}, s);
+}
+
+}  // namespace dist
+}  // namespace svi

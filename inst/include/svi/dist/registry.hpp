@@ -1,0 +1,67 @@
+// Distribution families by name, so the glue (and a replayed tape) can build log-prob and
+// sampling ops from a family string and parameter nodes.
+#pragma once
+#include <cstring>
+#include <string>
+#include "common.hpp"
+#include "continuous.hpp"
+#include "discrete.hpp"
+#include "multivariate.hpp"
+
+namespace svi {
+namespace dist {
+
+struct Family {
+  const char* name;
+  int nparams;
+  // ins = {value, params...}
+  int (*log_prob)(Tape&, const int* ins);
+  // ins = {params...}; reps: 0 for one draw of the batch, else draws along a leading dim
+  int (*sample)(Tape&, const int* ins, int reps, bool reparam);
+  bool reparam;  // whether draws can carry gradients at all
+};
+
+template <class D>
+int lp_make(Tape& t, const int* ins) { return Elementwise<LogProbFn<D>>::make(t, ins); }
+template <class D>
+int sample_make(Tape& t, const int* ins, int reps, bool reparam) {
+  return Sampler<D>::make(t, ins, reps, reparam);
+}
+template <class D>
+constexpr Family fam(const char* name) {
+  return Family{name, D::P, lp_make<D>, sample_make<D>, D::REPARAM};
+}
+
+inline const Family& family(const std::string& name) {
+  static const Family table[] = {
+      fam<Normal>("normal"),
+      fam<LogNormal>("lognormal"),
+      fam<HalfNormal>("half_normal"),
+      fam<Cauchy>("cauchy"),
+      fam<HalfCauchy>("half_cauchy"),
+      fam<StudentT>("student_t"),
+      fam<Laplace>("laplace"),
+      fam<Exponential>("exponential"),
+      fam<Gamma>("gamma"),
+      fam<Beta>("beta"),
+      fam<Uniform>("uniform"),
+      fam<Delta>("delta"),
+      fam<BernoulliProb>("bernoulli_prob"),
+      fam<BernoulliLogit>("bernoulli_logit"),
+      fam<BinomialProb>("binomial_prob"),
+      fam<BinomialLogit>("binomial_logit"),
+      fam<Poisson>("poisson"),
+      fam<NegBinomialProb>("negative_binomial_prob"),
+      fam<NegBinomialMu>("negative_binomial_mu"),
+      Family{"categorical_prob", 1, categorical_log_prob<false>, categorical_sample<false>, false},
+      Family{"categorical_logit", 1, categorical_log_prob<true>, categorical_sample<true>, false},
+      Family{"dirichlet", 1, dirichlet_log_prob, dirichlet_sample, true},
+      Family{"mvnormal", 2, mvnormal_log_prob, mvnormal_sample, true},
+  };
+  for (const Family& f : table)
+    if (name == f.name) return f;
+  throw Error("internal: unknown distribution family '" + name + "'");
+}
+
+}  // namespace dist
+}  // namespace svi
