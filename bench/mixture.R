@@ -5,7 +5,7 @@ source("bench/common.R")
 N <- 200
 set.seed(42)
 e <- matrix(rnorm(N), 2)
-x <- c(-2 + e[1, ] - mean(e[1, ]), 2 + e[2, ] - mean(e[2, ]))
+x <- c(-2.5 + e[1, ] - mean(e[1, ]), 2.5 + e[2, ] - mean(e[2, ]))
 model <- function(x) {
   mu <- plate("components", 2, function(k) sample_site("mu", dist_normal(0, 10)))
   plate("data", N, function(i) {

@@ -49,12 +49,12 @@ test_that("gradient_variance() checks its arguments and prints a summary", {
 })
 
 # Two-component Gaussian mixture, N = 200, with a Bernoulli assignment per point in the guide.
-# The data are built so that each component's sample mean is exactly its true mean (-2, 2).
+# The data are built so that each component's sample mean is exactly its true mean (-2.5, 2.5).
 mixture <- local({
   N <- 200
   set.seed(42)
   e <- matrix(stats::rnorm(N), 2)
-  x <- c(-2 + e[1, ] - mean(e[1, ]), 2 + e[2, ] - mean(e[2, ]))
+  x <- c(-2.5 + e[1, ] - mean(e[1, ]), 2.5 + e[2, ] - mean(e[2, ]))
   model <- function(x) {
     mu <- plate("components", 2, function(k) sample_site("mu", dist_normal(0, 10)))
     plate("data", N, function(i) {
@@ -89,11 +89,10 @@ variance_ratio <- function(s, num_samples = 100) {
 test_that("on the mixture, the baseline and downstream costs cut the assignment gradient variance", {
   skip_on_cran()
   set.seed(31)
-  s <- svi(mixture$model, mixture$guide, clipped_adam(lr = 0.1, lrd = 0.997), tracegraph_elbo())
+  s <- svi(mixture$model, mixture$guide, clipped_adam(lr = 0.1, lrd = 0.998), tracegraph_elbo())
   for (i in 1:100) svi_step(s, mixture$x)
-  # measured 0.086 (and 0.003 after 20 steps, 0.044 after 1000)
-  expect_lt(variance_ratio(s), 1 / 3)
-  for (i in 1:900) svi_step(s, mixture$x)
-  expect_lt(variance_ratio(s), 1 / 3)
-  expect_lt(max(abs(params(s)$mu_loc - c(-2, 2))), 0.1)
+  expect_lt(variance_ratio(s), 1 / 3)   # measured 0.200
+  for (i in 1:1400) svi_step(s, mixture$x)
+  expect_lt(variance_ratio(s), 1 / 3)   # measured 0.147
+  expect_lt(max(abs(params(s)$mu_loc - c(-2.5, 2.5))), 0.1)   # measured -2.438, 2.516
 })
