@@ -284,14 +284,16 @@ struct Gamma {
     if (const char* r = positive(p[1])) { j = 1; return r; }
     return nullptr;
   }
-  // b dpois(a - 1; b x) for a >= 1, (a / x) dpois(a; b x) below: no cancellation at large a.
+  // For a >= 1, b dpois(a - 1; b x): no cancellation at large a. Below, the direct form with
+  // lgamma(a) = lgamma(1 + a) - log(a), every term small when a and x are.
   static double lp(double x, const double* p) {
     double a = p[0], b = p[1];
     if (!(x >= 0) || !std::isfinite(x)) return -kInf;
     if (x == 0) return a < 1 ? kInf : (a == 1 ? std::log(b) : -kInf);
     if (a < 1) {
       double r = a / x;
-      return log_dpois(a, b * x) + (std::isfinite(r) ? std::log(r) : std::log(a) - std::log(x));
+      double lr = (std::isfinite(r) && r > 0) ? std::log(r) : std::log(a) - std::log(x);
+      return a * (std::log(b) + std::log(x)) + lr - b * x - lgamma1p(a);
     }
     return log_dpois(a - 1, b * x) + std::log(b);
   }

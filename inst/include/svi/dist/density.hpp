@@ -109,6 +109,20 @@ inline double lgamma_half_ratio(double x) {
          r * (-31.0 / 18432))))) / x;
 }
 
+// lgamma(1 + a), accurate for tiny a (where forming 1 + a would round a away): the series
+// -euler a + sum_k (-1)^k zeta(k) a^k / k.
+inline double lgamma1p(double a) {
+  if (std::fabs(a) >= 1e-3) return std::lgamma(1 + a);
+  static const double zeta[] = {0, 0, 1.6449340668482264, 1.2020569031595943, 1.0823232337111382,
+                                1.0369277551433699, 1.0173430619844491, 1.0083492773819228};
+  double s = -0.57721566490153286 * a, ak = -a;  // ak = (-a)^k
+  for (int k = 2; k <= 7; ++k) {
+    ak *= -a;
+    s += zeta[k] * ak / k;
+  }
+  return s;
+}
+
 inline bool is_int(double x) { return std::isfinite(x) && std::floor(x) == x; }
 
 // log choose(n, k) for integer-valued n >= k >= 0.
