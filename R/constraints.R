@@ -259,10 +259,8 @@ constraint_name <- function(c) c$label
 #' inverse of the softmax the parameter store uses.
 #' @noRd
 constraint_to_unconstrained <- function(c, y) {
-  if (inherits(c, "svi_constraint_simplex")) return(suppressWarnings(log(y)))
-  if (inherits(c, "svi_constraint_positive_definite") && !constraint_check(c, y)) {
-    return(y * NaN)
-  }
+  if (!constraint_check(c, y)) return(y * NaN)
+  if (inherits(c, "svi_constraint_simplex")) return(log(y))
   transform_apply(c, y, 1L)
 }
 
