@@ -41,8 +41,14 @@
 #'   /,ANY,svi_tensor-method /,svi_tensor,svi_tensor-method ^,svi_tensor,ANY-method
 #'   ^,ANY,svi_tensor-method ^,svi_tensor,svi_tensor-method c,svi_constant-method
 #'   svi_constant-class %*%,svi_tensor,ANY-method %*%,ANY,svi_tensor-method
-#'   %*%,svi_tensor,svi_tensor-method
-#' @exportMethod + - * / ^ c %*%
+#'   %*%,svi_tensor,svi_tensor-method c,svi_tensor-method exp,svi_tensor-method
+#'   log,svi_tensor-method sqrt,svi_tensor-method abs,svi_tensor-method
+#'   log1p,svi_tensor-method expm1,svi_tensor-method tanh,svi_tensor-method
+#'   sin,svi_tensor-method cos,svi_tensor-method lgamma,svi_tensor-method
+#'   digamma,svi_tensor-method cumsum,svi_tensor-method sum,svi_tensor-method
+#'   [,svi_tensor-method
+#' @exportMethod + - * / ^ c %*% exp log sqrt abs log1p expm1 tanh sin cos lgamma digamma
+#' @exportMethod cumsum sum [
 #' @importFrom methods callNextMethod setClassUnion
 #' @examples
 #' value_and_grad(function(x) sum(exp(x) / 2 + x[2]^3), c(0, 1))
@@ -76,6 +82,26 @@ Ops.svi_tensor <- function(e1, e2) {
   else .Call(`_svi_cpp_tensor_ops`, .Generic, e1, e2)
 }
 
+# The common Math functions get S4 methods too, for the same reason as arithmetic: with the S4
+# bit set, an exact S4 method is the fastest dispatch. Math.svi_tensor handles the rest.
+math_method <- function(fn) {
+  force(fn)
+  function(x) .Call(`_svi_cpp_tensor_math`, fn, x)
+}
+local({
+  for (fn in c("exp", "sqrt", "abs", "log1p", "expm1", "tanh", "sin", "cos", "lgamma", "digamma", "cumsum")) {
+    setMethod(fn, "svi_tensor", math_method(fn))
+  }
+})
+setMethod("log", "svi_tensor", function(x, ...) {
+  if (...length() > 0L) .Call(`_svi_cpp_tensor_math`, "log", x) / log(..1)
+  else .Call(`_svi_cpp_tensor_math`, "log", x)
+})
+setMethod("sum", "svi_tensor", function(x, ..., na.rm = FALSE) {
+  if (...length() == 0L) .Call(`_svi_cpp_tensor_reduce`, x, "sum", 0L)
+  else Summary.svi_tensor(x, ..., na.rm = na.rm)
+})
+
 #' @rdname tensor-ops
 #' @export
 Math.svi_tensor <- function(x, ...) {
@@ -91,10 +117,10 @@ Math.svi_tensor <- function(x, ...) {
 #' @rdname tensor-ops
 #' @export
 Summary.svi_tensor <- function(..., na.rm = FALSE) {
-  if (...length() == 1L && (.Generic == "sum" || .Generic == "max" || .Generic == "min")) {
-    return(.Call(`_svi_cpp_tensor_reduce`, ..1, .Generic, 0L))
+  kind <- if (exists(".Generic", inherits = FALSE)) .Generic else "sum"  # "sum" from its S4 method
+  if (...length() == 1L && (kind == "sum" || kind == "max" || kind == "min")) {
+    return(.Call(`_svi_cpp_tensor_reduce`, ..1, kind, 0L))
   }
-  kind <- .Generic
   if (!kind %in% c("sum", "max", "min")) {
     cli::cli_abort(c(
       "{.fn {kind}} is not supported on tensor handles.",
@@ -125,6 +151,7 @@ c.svi_tensor <- function(...) .Call(`_svi_cpp_tensor_concat`, list(...))
 # and hands everything else back to the default. (Methods for "numeric" itself are sealed, so
 # the signature is a union of the basic classes a constant can have.)
 setClassUnion("svi_constant", c("numeric", "logical"))
+setMethod("c", "svi_tensor", function(x, ...) .Call(`_svi_cpp_tensor_concat`, list(x, ...)))
 setMethod("c", "svi_constant", function(x, ...) {
   for (a in list(...)) if (inherits(a, "svi_tensor")) return(.Call(`_svi_cpp_tensor_concat`, list(x, ...)))
   callNextMethod()
@@ -133,6 +160,9 @@ setMethod("c", "svi_constant", function(x, ...) {
 #' @rdname tensor-ops
 #' @export
 `[.svi_tensor` <- function(x, i, j, ..., drop = TRUE) {
+  if (nargs() == 2L && !missing(i) && is.null(dim(i))) {  # x[i], the hot path
+    return(.Call(`_svi_cpp_tensor_gather`, x, i, 0L))
+  }
   if (nargs() - (!missing(drop)) < 3L) {  # x[i]
     if (missing(i)) return(x)
     if (is.matrix(i) && ncol(i) == 2L && length(dim(x)) == 2L) i <- matrix_index(i, dim(x))
@@ -155,6 +185,10 @@ setMethod("c", "svi_constant", function(x, ...) {
   }
   out
 }
+
+# Also an exact S4 method: for objects with the S4 bit, R looks for one before the S3 method,
+# and a failed look-up costs more than the indexing itself.
+setMethod("[", "svi_tensor", `[.svi_tensor`)
 
 # A two-column matrix of (row, column) positions -> linear positions, as base R does.
 matrix_index <- function(i, d) {

@@ -30,6 +30,19 @@ std::string num(double v) {
   return std::to_string(v);
 }
 
+// A scalar constant (x + 1, 2 * x) is copied into its node: cheaper than keeping the R value
+// alive for the tape, which is what as_node() does for longer data.
+int operand(GlueTape& g, SEXP x, const char* what) {
+  if (TYPEOF(x) == REALSXP && XLENGTH(x) == 1 && ATTRIB(x) == R_NilValue) {
+    double v = REAL(x)[0];
+    if (std::isnan(v))
+      fail(std::string(what) + " contains NA or NaN (at position 1); svi does not propagate "
+           "missing values through the tape");
+    return g.tape.scalar(v);
+  }
+  return as_node(g, x, what);
+}
+
 }  // namespace
 
 // Ops group: + - * / ^ and unary minus; comparisons and logic are errors that say why.
@@ -49,8 +62,8 @@ SEXP cpp_tensor_ops(const char* op, SEXP e1, SEXP e2) {
     case '<': case '>': case '=': case '!': case '&': case '|': no_compare(op);
     default: break;
   }
-  int a = as_node(g, e1, "the left operand");
-  int b = as_node(g, e2, "the right operand");
+  int a = operand(g, e1, "the left operand");
+  int b = operand(g, e2, "the right operand");
   int r;
   switch (op[0]) {
     case '+': r = svi::add(t, a, b); break;

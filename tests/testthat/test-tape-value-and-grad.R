@@ -36,7 +36,7 @@ test_that("long chains and large tapes work", {
 })
 
 test_that("svi masks nothing in base, stats, utils, graphics or methods", {
-  mine <- getNamespaceExports("svi")
+  mine <- grep("^[.]__", getNamespaceExports("svi"), value = TRUE, invert = TRUE)  # not S4 tables
   for (pkg in c("base", "stats", "utils", "graphics", "methods")) {
     expect_identical(intersect(mine, getNamespaceExports(pkg)), character(), label = pkg)
   }
