@@ -61,7 +61,8 @@ check_same_structure <- function(a, b) {
   na <- vapply(a$marks, function(m) m$name, "")
   nb <- vapply(b$marks, function(m) m$name, "")
   if (!identical(na, nb)) {
-    k <- which(c(na, "") != c(nb, ""))[1]
+    len <- max(length(na), length(nb))
+    k <- which(c(na, rep("", len - length(na))) != c(nb, rep("", len - length(nb))))[1]
     if (k > length(nb) || (k <= length(na) && !na[k] %in% nb)) {
       fail(paste0("Site \"", na[k], "\" appeared in one step but not in the next."))
     }

@@ -49,6 +49,17 @@ Rcpp::CharacterVector cpp_tape_signature(SEXP xp) {
     for (int k = 0; k < x.nin; ++k) s += std::to_string(t.input(x, k)) + ",";
     s += "|" + std::to_string(x.a0) + "," + std::to_string(x.a1) + "," + std::to_string(x.i0) +
          "," + std::to_string(x.i1) + "," + std::to_string(x.i2);
+    if (x.leaf == svi::Leaf::Constant) {
+      // constants are baked into the replay: a value that changes between steps is a change
+      // of structure too (FNV-1a over the bytes)
+      std::uint64_t h = 1469598103934665603ull;
+      const unsigned char* b = reinterpret_cast<const unsigned char*>(x.data());
+      for (std::size_t k = 0; k < std::size_t(x.shape.n) * sizeof(double); ++k) {
+        h ^= b[k];
+        h *= 1099511628211ull;
+      }
+      s += "|" + std::to_string(h);
+    }
     out[i] = s;
   }
   return out;
@@ -164,5 +175,5 @@ SEXP cpp_tensor_state(SEXP xp, SEXP x) {
   GlueTape& g = *tape_from_xptr(xp);
   if (!g.serial) fail("the tape is not recording");
   if (TYPEOF(x) != REALSXP) fail("internal: a state leaf must be a double vector");
-  return make_handle(g, g.tape.leaf(svi::Leaf::Constant, REAL(x), shape_of(x)));
+  return make_handle(g, g.tape.leaf(svi::Leaf::State, REAL(x), shape_of(x)));
 }

@@ -3,6 +3,7 @@
 skip_on_cran()
 
 same_losses <- function(model, guide, args, steps = 1000, loss = trace_elbo(), optim = adam(lr = 0.01)) {
+  force(args)  # draw any data before the seeded runs
   run <- function(compile) {
     set.seed(123)
     s <- svi(model, guide, optim, loss, compile = compile)

@@ -35,7 +35,8 @@ enum class Leaf : std::uint8_t {
   Constant,  // data: fixed for the life of the tape (may point at memory the caller owns)
   Input,     // a value the caller differentiates with respect to (params, value_and_grad's x)
   Index,     // integer-valued indices (minibatches, gathers), refilled on replay
-  Noise      // random draws, refilled on replay
+  Noise,     // random draws, refilled on replay
+  State      // carried between steps by the caller (decaying-average baselines)
 };
 
 struct Node {
