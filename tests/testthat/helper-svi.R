@@ -1,8 +1,10 @@
 # Fits `guide` to `model` with svi_step and returns the parameters.
-fit_params <- function(model, guide, steps, optim, loss = trace_elbo(), ..., seed = 1) {
+# compile = TRUE replays the recorded step in C++ (the same losses as dynamic steps, see
+# test-compiled.R), which keeps the long conjugate fits fast.
+fit_params <- function(model, guide, steps, optim, loss = trace_elbo(), ..., seed = 1, compile = TRUE) {
   set.seed(seed)
-  s <- svi(model, guide, optim, loss)
-  for (i in seq_len(steps)) svi_step(s, ...)
+  s <- svi(model, guide, optim, loss, compile = compile)
+  if (compile) svi:::compiled_steps(s, list(...), steps) else for (i in seq_len(steps)) svi_step(s, ...)
   params(s)
 }
 

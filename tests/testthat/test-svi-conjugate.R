@@ -1,7 +1,16 @@
 # Conjugate models fitted from far-off starts; targets are the analytic posteriors and the
 # tolerances are half of Pyro's own tests (0.025 squared error on the Normal's loc and
 # log-scale, 0.1 absolute on Gamma shape/rate, 0.04 on the Beta's log-parameters).
+# The fits run compiled (see fit_params()): tens of thousands of steps take seconds.
 skip_on_cran()
+
+reparam_optim <- function() clipped_adam(lr = 0.05, lrd = 0.9997)      # 15000 steps
+score_optim <- function() clipped_adam(lr = 0.05, lrd = 0.99992)       # 50000 steps
+cases <- function() list(
+  list(reparam = TRUE, loss = trace_elbo(), steps = 15000, optim = reparam_optim()),
+  list(reparam = TRUE, loss = meanfield_elbo(), steps = 15000, optim = reparam_optim()),
+  list(reparam = FALSE, loss = trace_elbo(num_particles = 32), steps = 50000, optim = score_optim())
+)
 
 # Normal-Normal, 2-dim latent, 4 observations
 nn <- local({
@@ -28,15 +37,10 @@ expect_nn <- function(p) {
   expect_lt(sum((log(p$scale) - log(nn$sd_n))^2), 0.025)
 }
 
-test_that("Normal-Normal posterior: reparameterized, Trace_ELBO and TraceMeanField_ELBO", {
-  for (loss in list(trace_elbo(), meanfield_elbo())) {
-    expect_nn(fit_params(nn_model, nn_guide(TRUE), 3000, clipped_adam(lr = 0.02, lrd = 0.999), loss, nn$y))
+test_that("Normal-Normal posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
+  for (case in cases()) {
+    expect_nn(fit_params(nn_model, nn_guide(case$reparam), case$steps, case$optim, case$loss, nn$y))
   }
-})
-
-test_that("Normal-Normal posterior: non-reparameterized guide, Trace_ELBO", {
-  expect_nn(fit_params(nn_model, nn_guide(FALSE), 3000, clipped_adam(lr = 0.02, lrd = 0.999),
-                       trace_elbo(num_particles = 8), nn$y))
 })
 
 # Poisson-Gamma: lambda ~ Gamma(1, 1), y = 1, 2, 3 -> Gamma(7, 4)
@@ -53,9 +57,8 @@ gamma_guide <- function(site, shape0, rate0, reparam) function(y) {
 
 test_that("Poisson-Gamma posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
   y <- c(1, 2, 3)
-  for (case in list(list(TRUE, trace_elbo()), list(TRUE, meanfield_elbo()), list(FALSE, trace_elbo(num_particles = 8)))) {
-    p <- fit_params(pg_model, gamma_guide("lambda", 3, 8, case[[1]]), 4000,
-                    clipped_adam(lr = 0.05, lrd = 0.999), case[[2]], y)
+  for (case in cases()) {
+    p <- fit_params(pg_model, gamma_guide("lambda", 3, 8, case$reparam), case$steps, case$optim, case$loss, y)
     expect_lt(abs(p$shape - 7), 0.1)
     expect_lt(abs(p$rate - 4), 0.1)
   }
@@ -69,9 +72,8 @@ eg_model <- function(y) {
 
 test_that("Exponential-Gamma posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
   y <- c(3, 2)
-  for (case in list(list(TRUE, trace_elbo()), list(TRUE, meanfield_elbo()), list(FALSE, trace_elbo(num_particles = 8)))) {
-    p <- fit_params(eg_model, gamma_guide("rate_", 8, 2, case[[1]]), 4000,
-                    clipped_adam(lr = 0.05, lrd = 0.999), case[[2]], y)
+  for (case in cases()) {
+    p <- fit_params(eg_model, gamma_guide("rate_", 8, 2, case$reparam), case$steps, case$optim, case$loss, y)
     expect_lt(abs(p$shape - 3), 0.1)
     expect_lt(abs(p$rate - 6), 0.1)
   }
@@ -91,8 +93,8 @@ bb_guide <- function(reparam) function(y) {
 
 test_that("Bernoulli-Beta posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
   y <- c(0, 1, 1, 1)
-  for (case in list(list(TRUE, trace_elbo()), list(TRUE, meanfield_elbo()), list(FALSE, trace_elbo(num_particles = 8)))) {
-    p <- fit_params(bb_model, bb_guide(case[[1]]), 4000, clipped_adam(lr = 0.05, lrd = 0.999), case[[2]], y)
+  for (case in cases()) {
+    p <- fit_params(bb_model, bb_guide(case$reparam), case$steps, case$optim, case$loss, y)
     expect_lt(abs(log(p$a) - log(4)), 0.04)
     expect_lt(abs(log(p$b) - log(2)), 0.04)
   }
