@@ -185,17 +185,22 @@ fit_print_table <- function(df, digits, max_rows) {
 }
 
 #' @exportS3Method knitr::knit_print
-knit_print.summary.svi_fit <- function(x, ...) {
+knit_print.summary.svi_fit <- function(x, ..., max_rows = 20) {
   f <- x$fit
+  kable <- function(df) {
+    out <- knitr::kable(utils::head(df, max_rows), digits = 4, row.names = FALSE)
+    if (nrow(df) > max_rows) out <- c(out, "", paste0("... and ", nrow(df) - max_rows, " more rows"))
+    out
+  }
   lines <- c(
     paste0("**", fit_headline(f), "**; final smoothed loss ", fit_fmt_num(fit_last_finite(f$smoothed_loss)),
            if (!identical(f$stop_reason, "num_steps")) paste0(". ", stop_reason_text(f))),
     "",
     "Parameters:", "",
-    knitr::kable(x$params, digits = 4, row.names = FALSE),
+    kable(x$params),
     "",
     paste0("Latent sites (", x$num_samples, " draws from the guide):"), "",
-    knitr::kable(x$latent, digits = 4, row.names = FALSE)
+    kable(x$latent)
   )
   knitr::asis_output(paste(lines, collapse = "\n"))
 }
