@@ -111,3 +111,26 @@ test_that("knitr's chunk cache restores a fit that keeps training", {
   expect_length(grep("RESULT", first), 1)
   expect_true(any(grepl("^## step 70 ", first)))
 })
+
+test_that("decaying-average baselines and compiled objects survive a round trip", {
+  guide <- function(y) {
+    loc <- param("loc", 0)
+    sample_site("mu", nonreparameterized(dist_normal(loc, 1)),
+                infer = list(baseline = baseline_decaying_avg(0.9)))
+  }
+  set.seed(4)
+  s <- svi(fx_model, guide, adam(lr = 0.05), tracegraph_elbo())
+  svi_run(s, fx_y, num_steps = 30, progress = FALSE)
+  expect_true(length(s$store$averages) > 0)
+  s2 <- roundtrip(s)
+  expect_identical(s2$store$averages, s$store$averages)
+  expect_identical(continue_losses(s2, 5), continue_losses(s, 5))
+  expect_identical(s2$store$averages, s$store$averages)
+
+  set.seed(6)
+  s <- svi(fx_model, fx_guide, adam(lr = 0.05), trace_elbo(), compile = TRUE)
+  svi_run(s, fx_y, num_steps = 10, progress = FALSE)
+  s2 <- roundtrip(s)
+  expect_identical(continue_losses(s2, 9), continue_losses(s, 9))
+  expect_identical(params(s2), params(s))
+})

@@ -230,3 +230,19 @@ test_that("an error in a step propagates and leaves the state of the last comple
   expect_error(svi_run(s, fx_y, num_steps = 10, progress = FALSE), "guide failed")
   expect_identical(s$steps, 3L)
 })
+
+test_that("compiled svi objects run, stop and continue like dynamic ones", {
+  run <- function(compile) {
+    set.seed(12)
+    s <- svi(fx_model, fx_guide, adam(lr = 0.05), trace_elbo(), compile = compile)
+    cb <- function(info) if (info$step == 8) fx_interrupt()
+    fit <- suppressMessages(svi_run(s, fx_y, num_steps = 20, callback = cb, progress = FALSE))
+    list(fit = fit, more = svi_run(fit, num_steps = 5, progress = FALSE), s = s)
+  }
+  d <- run(FALSE)
+  k <- run(TRUE)
+  expect_identical(k$fit$stop_reason, "interrupt")
+  expect_identical(k$fit$loss, d$fit$loss)
+  expect_identical(k$more$loss, d$more$loss)
+  expect_identical(params(k$s), params(d$s))
+})
