@@ -6,11 +6,12 @@
 # reparameterized. Per-distribution facts (mean, variance, support) are S3 methods.
 
 new_dist <- function(name, params, family = name, event_dim = 0L, rsample = TRUE) {
-  structure(params,
-    class = c(paste0("svi_dist_", name), "svi_dist"),
+  attributes(params) <- list(
+    names = names(params), class = c(paste0("svi_dist_", name), "svi_dist"),
     svi_name = name, svi_family = family, svi_event_dim = as.integer(event_dim),
     svi_rsample = rsample
   )
+  params
 }
 
 dist_name <- function(d) attr(d, "svi_name")
@@ -23,20 +24,27 @@ dist_params <- function(d) {
 
 # ---- parameter checks at construction -------------------------------------------------
 
-param_rules <- list(
-  real = list(ok = function(x) all(is.finite(x)), text = "must be finite"),
-  positive = list(ok = function(x) all(x > 0 & is.finite(x)), text = "must be positive"),
-  nonneg = list(ok = function(x) all(x >= 0 & is.finite(x)), text = "must be non-negative"),
-  prob = list(ok = function(x) all(x >= 0 & x <= 1), text = "must be between 0 and 1"),
-  prob_open0 = list(ok = function(x) all(x > 0 & x <= 1), text = "must be greater than 0 and at most 1"),
-  count = list(ok = function(x) all(x >= 0 & is.finite(x) & x == round(x)),
-               text = "must be a non-negative whole number"),
-  any = list(ok = function(x) TRUE, text = "")
+param_rule_text <- c(
+  real = "must be finite", positive = "must be positive", nonneg = "must be non-negative",
+  prob = "must be between 0 and 1", prob_open0 = "must be greater than 0 and at most 1",
+  count = "must be a non-negative whole number", any = ""
 )
+param_ok <- function(x, rule) {
+  switch(rule,
+    real = is.finite(x),
+    positive = x > 0 & is.finite(x),
+    nonneg = x >= 0 & is.finite(x),
+    prob = x >= 0 & x <= 1,
+    prob_open0 = x > 0 & x <= 1,
+    count = x >= 0 & is.finite(x) & x == round(x),
+    rep(TRUE, length(x))
+  )
+}
 
 # Checks one parameter: handles pass (their values are not known yet), numerics must be
 # non-empty, free of NA and satisfy `rule`. Returns the parameter as doubles.
 check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
+  if (is.double(x) && length(x) && !anyNA(x) && all(param_ok(x, rule))) return(x)
   if (is_tensor(x)) return(x)
   fn <- paste0("dist_", dist)
   if (!is.numeric(x) && !is.logical(x)) {
@@ -45,12 +53,13 @@ check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
   }
   if (!length(x)) cli::cli_abort("{.arg {arg}} of {.fn {fn}} must not be empty.", call = call)
   if (anyNA(x)) cli::cli_abort("{.arg {arg}} of {.fn {fn}} must not contain {.code NA} or {.code NaN}.", call = call)
-  r <- param_rules[[rule]]
-  if (!r$ok(x)) {
-    bad <- which(!vapply(as.vector(x), r$ok, logical(1)))[1]
+  ok <- param_ok(x, rule)
+  if (!all(ok)) {
+    bad <- which(!ok)[1]
     where <- if (length(x) > 1L) paste0(" (element ", bad, " is ", format(as.vector(x)[bad]), ")") else
       paste0(" (got ", format(as.vector(x)), ")")
-    cli::cli_abort("{.arg {arg}} of {.fn {fn}} {r$text}{where}.", call = call)
+    text <- param_rule_text[[rule]]
+    cli::cli_abort("{.arg {arg}} of {.fn {fn}} {text}{where}.", call = call)
   }
   storage.mode(x) <- "double"
   x
@@ -67,21 +76,22 @@ shape_text <- function(x) {
 
 # The broadcast batch shape of elementwise parameters (scalars broadcast, else equal shapes).
 broadcast_params <- function(params, dist, call = parent.frame()) {
-  big <- Filter(function(p) length(p) != 1L, params)
+  lens <- vapply(params, length, 1)
+  big <- which(lens != 1)
   if (length(big) > 1L) {
-    s1 <- shape_of(big[[1]])
-    for (k in seq_along(big)[-1]) {
-      if (!identical(shape_of(big[[k]]), s1)) {
-        nm <- names(big)
+    s1 <- shape_of(params[[big[1]]])
+    for (k in big[-1]) {
+      if (!identical(shape_of(params[[k]]), s1)) {
+        nm <- names(params)
         cli::cli_abort(c(
           "Parameters of {.fn {paste0('dist_', dist)}} have incompatible shapes.",
-          x = "{.arg {nm[1]}} has {shape_text(big[[1]])} but {.arg {nm[k]}} has {shape_text(big[[k]])}.",
+          x = "{.arg {nm[big[1]]}} has {shape_text(params[[big[1]]])} but {.arg {nm[k]}} has {shape_text(params[[k]])}.",
           i = "Parameters broadcast only when one of them has length 1 or their shapes are equal."
         ), call = call)
       }
     }
   }
-  invisible(params)
+  params
 }
 
 # ---- exported generics ---------------------------------------------------------------
@@ -253,7 +263,7 @@ dist_log_prob <- function(d, x) UseMethod("dist_log_prob")
 
 #' @export
 dist_log_prob.svi_dist <- function(d, x) {
-  .Call(`_svi_cpp_dist_log_prob`, dist_family(d), x, dist_params(d))
+  .Call(`_svi_cpp_dist_log_prob`, attr(d, "svi_family"), x, d)
 }
 
 #' One draw of the batch + event shape: on the recording tape (as a handle; reparameterized
@@ -267,7 +277,7 @@ dist_draw_impl <- function(d, reps, record) UseMethod("dist_draw_impl")
 
 #' @export
 dist_draw_impl.svi_dist <- function(d, reps, record) {
-  .Call(`_svi_cpp_dist_sample`, dist_family(d), dist_params(d), reps,
+  .Call(`_svi_cpp_dist_sample`, attr(d, "svi_family"), d, reps,
         isTRUE(attr(d, "svi_rsample")), record)
 }
 
@@ -277,10 +287,8 @@ dist_batch_shape <- function(d) UseMethod("dist_batch_shape")
 
 #' @export
 dist_batch_shape.svi_dist <- function(d) {
-  p <- dist_params(d)
-  big <- Filter(function(v) length(v) != 1L, p)
-  if (!length(big)) return(integer(0))
-  shape_of(big[[1]])
+  for (v in d) if (length(v) != 1L) return(shape_of(v))
+  integer(0)
 }
 
 #' Number of trailing event dims (0 for univariate, 1 for dirichlet/mvnormal/categorical's
