@@ -171,7 +171,8 @@ inline RowPair dir_rows(const Shape& x, const Shape& a, const char* what) {
   r.K = event_size(a);
   if (event_size(x) != r.K)
     throw Error(std::string(what) + ": the value's last dim (" + std::to_string(event_size(x)) +
-                ") must equal the number of categories (" + std::to_string(r.K) + ")");
+                ") must equal the event size of the distribution (" + std::to_string(r.K) +
+                "); a batch of values goes in the rows of a matrix");
   r.Mx = x.n / r.K; r.Ma = a.n / r.K;
   if (r.Mx != r.Ma && r.Mx != 1 && r.Ma != 1)
     throw Error(std::string(what) + ": the value has " + std::to_string(r.Mx) +
