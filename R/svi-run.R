@@ -102,9 +102,13 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   bar <- if (show_bar) new_progress_bar(num_steps) else NULL
   if (!is.null(bar)) on.exit(cli::cli_progress_done(id = bar$id, .envir = bar), add = TRUE)
 
-  snap <- svi_snapshot(s)
   stop_reason <- "num_steps"
   start <- proc.time()[["elapsed"]]
+  if (compiled_run_ok(s, validation, callback)) {
+    # compiled: whole stretches of replayed steps in C++, recorded afterwards
+    stop_reason <- compiled_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta)
+  } else {
+  snap <- svi_snapshot(s)
   for (i in seq_len(num_steps)) {
     # `snap` is the state after the last recorded step: an interrupt anywhere in this
     # iteration restores it, so the fit and the svi object always agree.
@@ -132,6 +136,7 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
     }
   }
   if (identical(stop_reason, "interrupt")) suspendInterrupts(svi_restore(s, snap))
+  }
   elapsed <- proc.time()[["elapsed"]] - start
 
   n <- run$n

@@ -189,7 +189,7 @@ elbo_loss_and_grads <- function(loss, model, guide, ..., store = NULL) {
 
 #' @export
 print.svi <- function(x, ...) {
-  cat("<svi> ", x$loss$name, ", ", class(x$optim)[1], ", ", x$steps, " step",
+  cat("<svi> ", x$loss$name, ", ", optim_titles[[x$optim$name]], if (isTRUE(x$compile)) ", compiled", ", ", x$steps, " step",
       if (x$steps != 1L) "s", " taken\n", sep = "")
   p <- params(x)
   if (length(p)) {

@@ -1,0 +1,36 @@
+# svi_run() for compiled svi objects: stretches of steps replayed in C++ without returning to R
+# (checking for interrupts inside), then recorded, logged and checked for patience stretch by
+# stretch. Per-step hooks (a callback, validation losses, learning-rate schedules stepped after
+# every step) need R between steps, so those runs take the step-by-step loop instead.
+
+compiled_run_ok <- function(s, validation, callback) {
+  isTRUE(s$compile) && is.null(validation) && is.null(callback) && !optim_has_schedule(s$optim)
+}
+
+optim_has_schedule <- function(opt) {
+  !is.null(opt$args$schedule) || !is.null(opt$per_param) || !is.null(opt$schedule)
+}
+
+# Returns the stop reason. An interrupt stops the stretch after its last completed step, and
+# the state is that of that step (the C++ loop writes it back before returning).
+compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience, min_delta,
+                              stretch = 100L) {
+  if (!is.null(log_every)) stretch <- min(stretch, log_every)
+  i <- 0L
+  while (i < num_steps) {
+    n <- min(stretch, num_steps - i)
+    losses <- tryCatch(compiled_steps(s, args, n),
+                       interrupt = function(e) structure(numeric(0), interrupted = TRUE))
+    stop <- FALSE
+    for (l in losses) {   # every step of the stretch ran, so every one is recorded
+      i <- i + 1L
+      run_record(run, i, l, NULL)
+      if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
+      if (!stop && !is.null(patience)) stop <- run_patience_exhausted(run, i, patience, min_delta)
+    }
+    if (!is.null(bar) && i > 0L) progress_bar_update(bar, run, i)
+    if (isTRUE(attr(losses, "interrupted"))) return("interrupt")
+    if (stop) return("patience")
+  }
+  "num_steps"
+}
