@@ -8,32 +8,36 @@
 # its tape on its next step.
 
 svi_snapshot <- function(s) {
-  fields <- ls(s, all.names = TRUE, sorted = FALSE)
-  # the tape is a cache, warnings are not undone, and model, guide, optim, loss never change
-  fields <- fields[!fields %in% c("tape", "warned", "model", "guide", "optim", "loss")]
-  seen <- new.env(parent = emptyenv())
-  seen$envs <- list(s)
+  fields <- names(s)
+  fields <- fields[!fields %in% unchanging_fields]
   out <- vector("list", length(fields))
   names(out) <- fields
-  for (nm in fields) out[nm] <- list(snapshot_value(s[[nm]], seen))
+  for (nm in fields) out[nm] <- list(snapshot_value(s[[nm]], 1L))
   out
 }
 
-# Environments are captured by content (recursively) and restored in place, because other
-# objects may share them (e.g. a parameter store passed to two svi objects). An environment
-# met twice (a cycle) is kept by reference the second time.
-snapshot_value <- function(x, seen) {
-  if (!is.environment(x)) return(x)
-  for (e in seen$envs) if (identical(e, x)) return(x)
-  seen$envs <- c(seen$envs, list(x))
+# The tape is a cache, warnings are not undone, and the rest never changes after svi().
+unchanging_fields <- c("tape", "warned", "model", "guide", "optim", "loss", "compile")
+
+# Environments are captured by content and restored in place, because other objects may
+# share them (e.g. a parameter store passed to two svi objects). The state lives at most
+# two environments down (the optimizer state's per-parameter environment); deeper ones are
+# kept by reference, which also stops at any cycle.
+snapshot_value <- function(x, depth) {
+  if (!is.environment(x) || depth > 3L) return(x)
   contents <- as.list.environment(x, all.names = TRUE)
   for (nm in names(contents)) {
-    if (is.environment(contents[[nm]])) contents[nm] <- list(snapshot_value(contents[[nm]], seen))
+    if (is.environment(contents[[nm]])) contents[nm] <- list(snapshot_value(contents[[nm]], depth + 1L))
   }
-  structure(list(env = x, contents = contents), class = "svi_env_snapshot")
+  out <- list(env = x, contents = contents)
+  class(out) <- "svi_env_snapshot"
+  out
 }
 
 svi_restore <- function(s, snap) {
+  # fields created after the snapshot (e.g. a compiled program recorded by the undone step)
+  extra <- setdiff(names(s), c(names(snap), unchanging_fields))
+  if (length(extra)) rm(list = extra, envir = s)
   for (nm in names(snap)) restore_value(s, nm, snap[[nm]])
   invisible(s)
 }
@@ -44,7 +48,7 @@ restore_value <- function(env, name, value) {
     return(invisible())
   }
   target <- value$env
-  extra <- setdiff(ls(target, all.names = TRUE), names(value$contents))
+  extra <- setdiff(names(target), names(value$contents))
   if (length(extra)) rm(list = extra, envir = target)
   for (nm in names(value$contents)) restore_value(target, nm, value$contents[[nm]])
   assign(name, target, envir = env)

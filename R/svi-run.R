@@ -102,40 +102,13 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   bar <- if (show_bar) new_progress_bar(num_steps) else NULL
   if (!is.null(bar)) on.exit(cli::cli_progress_done(id = bar$id, .envir = bar), add = TRUE)
 
-  stop_reason <- "num_steps"
   start <- proc.time()[["elapsed"]]
-  if (compiled_run_ok(s, validation, callback)) {
+  stop_reason <- if (compiled_run_ok(s, validation, callback)) {
     # compiled: whole stretches of replayed steps in C++, recorded afterwards
-    stop_reason <- compiled_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta)
+    compiled_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta)
   } else {
-  snap <- svi_snapshot(s)
-  for (i in seq_len(num_steps)) {
-    # `snap` is the state after the last recorded step: an interrupt anywhere in this
-    # iteration restores it, so the fit and the svi object always agree.
-    outcome <- tryCatch({
-      loss <- do.call(svi_step, c(list(s), args))
-      val <- if (is.null(validation)) NULL else do.call(evaluate_loss, c(list(s), validation))
-      suspendInterrupts({
-        optim_schedule_step(s$optim, s$optim_state)
-        run_record(run, i, loss, val)
-        snap <- svi_snapshot(s)
-      })
-      if (!is.null(bar)) progress_bar_update(bar, run, i)
-      if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
-      if (!is.null(patience) && run_patience_exhausted(run, i, patience, min_delta)) {
-        "patience"
-      } else if (!is.null(callback) && isFALSE(callback(callback_info(run, i, s)))) {
-        "callback"
-      } else {
-        NULL
-      }
-    }, interrupt = function(e) "interrupt")
-    if (!is.null(outcome)) {
-      stop_reason <- outcome
-      break
-    }
-  }
-  if (identical(stop_reason, "interrupt")) suspendInterrupts(svi_restore(s, snap))
+    dynamic_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta,
+                     validation, callback)
   }
   elapsed <- proc.time()[["elapsed"]] - start
 
@@ -148,8 +121,47 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   fit
 }
 
+# Step by step, with R between steps; returns the stop reason. `snap` is the state after the
+# last recorded step: an interrupt anywhere in an iteration restores it, so the fit and the
+# svi object always agree.
+dynamic_run_loop <- function(s, args, num_steps, run, bar, log_every, patience, min_delta,
+                             validation, callback) {
+  schedules <- has_schedules(s)
+  snap <- svi_snapshot(s)
+  reason <- tryCatch({
+    for (i in seq_len(num_steps)) {
+      loss <- do.call(svi_step, c(list(s), args))
+      val <- if (is.null(validation)) NULL else do.call(evaluate_loss, c(list(s), validation))
+      suspendInterrupts({
+        if (schedules) optim_schedule_step(s$optim, s$optim_state)
+        run_record(run, i, loss, val)
+        snap <- svi_snapshot(s)
+      })
+      if (!is.null(bar)) progress_bar_update(bar, run, i)
+      if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
+      if (!is.null(patience) && run_patience_exhausted(run, i, patience, min_delta)) {
+        return("patience")
+      }
+      if (!is.null(callback) && isFALSE(callback(callback_info(run, i, s)))) return("callback")
+    }
+    "num_steps"
+  }, interrupt = function(e) "interrupt")
+  if (identical(reason, "interrupt")) suspendInterrupts(svi_restore(s, snap))
+  reason
+}
+
 # --- bookkeeping ------------------------------------------------------------------------
 
+# Whether any parameter can have a learning-rate schedule to step: through the optimizer
+# (for parameters seen later too) or through a restored optimizer state.
+has_schedules <- function(s) {
+  if (!is.null(s$optim$args$schedule) || !is.null(s$optim$per_param)) return(TRUE)
+  states <- optim_state_get(s$optim_state)
+  any(vapply(states, function(st) !is.null(st$settings$schedule), TRUE))
+}
+
+# The state of a run: the history (vectors filled in place), moving averages and the
+# early-stopping record.
 new_run_state <- function(num_steps, smoothing, prev, has_validation) {
   run <- new.env(parent = emptyenv())
   run$n <- 0L
@@ -180,15 +192,24 @@ ema_value <- function(ema) if (ema[["weight"]] > 0) ema[["mean"]] / ema[["weight
 
 run_record <- function(run, i, loss, val) {
   run$n <- i
-  run$loss[i] <- loss
+  set_elt(run, "loss", i, loss)
   run$ema <- ema_update(run$ema, loss, run$smoothing)
-  run$smoothed[i] <- ema_value(run$ema)
+  set_elt(run, "smoothed", i, ema_value(run$ema))
   if (!is.null(run$validation)) {
-    run$validation[i] <- val
+    set_elt(run, "validation", i, val)
     run$ema_val <- ema_update(run$ema_val, val, run$smoothing)
-    run$smoothed_validation[i] <- ema_value(run$ema_val)
+    set_elt(run, "smoothed_validation", i, ema_value(run$ema_val))
   }
   invisible()
+}
+
+# `e$x[i] <- value` would duplicate the whole vector (O(num_steps) per step); with the
+# binding removed first, the vector has one reference and is modified in place.
+set_elt <- function(e, name, i, value) {
+  v <- e[[name]]
+  rm(list = name, envir = e)
+  v[i] <- value
+  assign(name, v, envir = e)
 }
 
 run_monitored <- function(run, i) {
@@ -238,8 +259,8 @@ run_fmt_loss <- function(x) {
 
 run_log_line <- function(run, i, num_steps) {
   w <- nchar(format(run$offset + num_steps))
-  txt <- sprintf("step %*d | loss %10s | smoothed %10s", w, run$offset + i, run_fmt_loss(run$loss[i]),
-                 run_fmt_loss(run$smoothed[i]))
+  txt <- sprintf("step %*d | loss %10s | smoothed %10s", w, run$offset + i,
+                 run_fmt_loss(run$loss[i]), run_fmt_loss(run$smoothed[i]))
   if (!is.null(run$validation)) {
     txt <- sprintf("%s | validation %10s", txt, run_fmt_loss(run$smoothed_validation[i]))
   }
@@ -251,6 +272,7 @@ run_log_line <- function(run, i, num_steps) {
 new_progress_bar <- function(num_steps) {
   bar <- new.env(parent = baseenv())
   bar$loss <- "..."
+  bar$last <- -Inf
   bar$id <- cli::cli_progress_bar(
     total = num_steps,
     format = paste0("{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {loss} | ",
@@ -263,7 +285,11 @@ new_progress_bar <- function(num_steps) {
   bar
 }
 
+# Redrawing costs far more than a fast step, so the bar is updated at most ten times a second.
 progress_bar_update <- function(bar, run, i) {
+  now <- proc.time()[["elapsed"]]
+  if (now - bar$last < 0.1) return(invisible())
+  bar$last <- now
   bar$loss <- run_fmt_loss(run_monitored(run, i))
   cli::cli_progress_update(id = bar$id, set = i, .envir = bar)
 }

@@ -246,3 +246,24 @@ test_that("compiled svi objects run, stop and continue like dynamic ones", {
   expect_identical(k$more$loss, d$more$loss)
   expect_identical(params(k$s), params(d$s))
 })
+
+test_that("an interrupted step that would have created state leaves none behind", {
+  calls <- 0
+  model <- function(y) {
+    calls <<- calls + 1
+    if (calls == 2) fx_interrupt()   # during the second (recording) step of a compiled object
+    fx_model(y)
+  }
+  set.seed(2)
+  s <- svi(model, fx_guide, adam(lr = 0.05), trace_elbo(), compile = TRUE)
+  fit <- suppressMessages(svi_run(s, fx_y, num_steps = 10, progress = FALSE))
+  calls <- 1000
+  set.seed(2)
+  ref <- svi(model, fx_guide, adam(lr = 0.05), trace_elbo(), compile = TRUE)
+  svi_step(ref, fx_y)
+  expect_identical(fit$run_steps, 1L)
+  expect_setequal(names(s), names(ref))
+  expect_identical(fx_state(s), fx_state(ref))
+  expect_identical(setdiff(names(s$recording), "tape"), setdiff(names(ref$recording), "tape"))
+  expect_null(s$program)
+})
