@@ -108,7 +108,9 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
   on.exit({
     .svi$ctx <- old
     # a compiled recording keeps its nodes and constants for replay
-    if (!is.null(tape)) .Call(if (compile) `_svi_cpp_tape_freeze` else `_svi_cpp_tape_stop`, tape)
+    if (!is.null(tape)) {
+      if (compile) .Call(`_svi_cpp_tape_freeze`, tape) else .Call(`_svi_cpp_tape_stop`, tape)
+    }
   }, add = TRUE)
   if (compile) args <- lapply(args, as_data_tensor, tape = tape)
   n <- loss$num_particles

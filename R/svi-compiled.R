@@ -7,9 +7,10 @@
 # order as dynamic steps, so both modes give the same losses.
 
 # Data passed to a compiled model: numeric vectors and arrays (also inside a list) become
-# constant tensors, so that x[i] with a minibatch index node is recorded on the tape.
+# constant tensors, so that x[i] with a minibatch index node is recorded on the tape. Single
+# numbers stay plain (they may be sizes or options, and are baked into the tape anyway).
 as_data_tensor <- function(a, tape) {
-  if ((is.double(a) || is.integer(a)) && !is.object(a) && length(a)) {
+  if ((is.double(a) || is.integer(a)) && !is.object(a) && length(a) > 1L) {
     return(.Call(`_svi_cpp_tensor_constant`, tape, a))
   }
   if (is.list(a) && !is.object(a)) return(lapply(a, as_data_tensor, tape = tape))

@@ -5,7 +5,10 @@
 #' guide by maximizing the evidence lower bound.
 #'
 #' @keywords internal
+#' @name svi-package
+#' @docType package
+#' @aliases svi-package
 #' @useDynLib svi, .registration = TRUE
 #' @importFrom Rcpp sourceCpp
 #' @importFrom methods setOldClass setMethod setGeneric signature
-"_PACKAGE"
+NULL
