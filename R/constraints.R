@@ -13,7 +13,8 @@ new_constraint <- function(name, kind, lower = 0, upper = 0, event_dim = 0L, lab
 # transform kinds of the core (svi::transform::Kind)
 tk <- list(real = 0L, positive = 1L, greater_than = 2L, less_than = 3L, unit_interval = 4L,
            interval = 5L, softmax = 6L, stick_breaking = 7L, lower_cholesky = 8L,
-           positive_definite = 9L, ordered = 10L)
+           positive_definite = 9L, ordered = 10L, softplus_positive = 11L,
+           unit_lower_cholesky = 12L)
 
 #' Constraints and their transforms
 #'
@@ -33,6 +34,11 @@ tk <- list(real = 0L, positive = 1L, greater_than = 2L, less_than = 3L, unit_int
 #' | `constraint_lower_cholesky()` | strict lower triangle of `x`, diagonal `exp(diag(x))` |
 #' | `constraint_positive_definite()` | `L %*% t(L)` with `L` the lower-Cholesky map of `x` |
 #' | `constraint_ordered()` | `y[1] = x[1]`, `y[k] = y[k - 1] + exp(x[k])` |
+#' | `constraint_softplus_positive()` | `y = log(1 + exp(x))` |
+#' | `constraint_unit_lower_cholesky()` | strict lower triangle of `x`, unit diagonal |
+#'
+#' The last two are the parameterizations Pyro's autoguides use for scales and for
+#' correlation factors.
 #'
 #' `constraint_forward(c, x)` maps unconstrained to constrained, `constraint_inverse(c, y)`
 #' maps back, and `constraint_log_det_jacobian(c, x)` is `log |det dy/dx|` of the forward map
@@ -124,6 +130,16 @@ constraint_positive_definite <- function() {
 #' @rdname constraints
 #' @export
 constraint_ordered <- function() new_constraint("ordered", tk$ordered, event_dim = 1L)
+
+#' @rdname constraints
+#' @export
+constraint_softplus_positive <- function() new_constraint("softplus_positive", tk$softplus_positive)
+
+#' @rdname constraints
+#' @export
+constraint_unit_lower_cholesky <- function() {
+  new_constraint("unit_lower_cholesky", tk$unit_lower_cholesky, event_dim = 2L)
+}
 
 # Supports of discrete distributions: no transform exists for them.
 constraint_discrete <- function(name, lower = 0, upper = Inf) {
@@ -223,7 +239,7 @@ constraint_check <- function(c, y) {
   name <- sub("^svi_constraint_", "", class(c)[1])
   switch(name,
     real = all(is.finite(y)),
-    positive = all(y > 0 & is.finite(y)),
+    positive = , softplus_positive = all(y > 0 & is.finite(y)),
     greater_than = all(y > c$lower & is.finite(y)),
     less_than = all(y < c$upper & is.finite(y)),
     unit_interval = all(y >= 0 & y <= 1),
@@ -234,6 +250,7 @@ constraint_check <- function(c, y) {
       all(m >= 0) && all(abs(rowSums(m) - 1) < tol)
     },
     lower_cholesky = is.matrix(y) && nrow(y) == ncol(y) && all(y[upper.tri(y)] == 0) && all(diag(y) > 0),
+    unit_lower_cholesky = is.matrix(y) && nrow(y) == ncol(y) && all(y[upper.tri(y)] == 0) && all(diag(y) == 1),
     positive_definite = is.matrix(y) && nrow(y) == ncol(y) && isSymmetric(unname(y), tol = tol) &&
       !is.null(tryCatch(chol(y), error = function(e) NULL)),
     ordered = {

@@ -22,6 +22,7 @@ cases <- list(
   list(c = constraint_less_than(2), x = c(-2, 0, 3)),
   list(c = constraint_unit_interval(), x = c(-20, -2, 0, 3, 20)),
   list(c = constraint_interval(-1, 4), x = c(-2, 0, 3)),
+  list(c = constraint_softplus_positive(), x = c(-20, -2, 0, 3, 40)),
   list(c = constraint_interval(c(-1, 0, 2), c(1, 5, 2.5)), x = c(-2, 0, 3)),
   list(c = constraint_greater_than(c(-1, 0, 2)), x = c(-2, 0, 3)),
   list(c = constraint_simplex(), x = c(-1, 0.5, 2)),
@@ -29,8 +30,11 @@ cases <- list(
   list(c = constraint_ordered(), x = c(-1, 0.5, 2, -3)),
   list(c = constraint_ordered(), x = rbind(c(-1, 0.5, 2), c(3, -1, 0))),
   list(c = constraint_lower_cholesky(), x = matrix(c(0.3, -1, 2, 9, -0.5, 0.7, 9, 9, 1.2), 3)),
-  list(c = constraint_positive_definite(), x = matrix(c(0.3, -1, 2, 9, -0.5, 0.7, 9, 9, 1.2), 3))
+  list(c = constraint_positive_definite(), x = matrix(c(0.3, -1, 2, 9, -0.5, 0.7, 9, 9, 1.2), 3)),
+  list(c = constraint_unit_lower_cholesky(), x = matrix(c(0.3, -1, 2, 9, -0.5, 0.7, 9, 9, 1.2), 3))
 )
+matrix_kinds <- c("svi_constraint_lower_cholesky", "svi_constraint_positive_definite",
+                  "svi_constraint_unit_lower_cholesky")
 
 test_that("forward maps into the constraint and the inverse round-trips to 1e-12", {
   for (cs in cases) {
@@ -38,7 +42,8 @@ test_that("forward maps into the constraint and the inverse round-trips to 1e-12
     expect_true(constraint_check(cs$c, y), label = format(cs$c))
     back <- constraint_inverse(cs$c, y)
     xx <- cs$x
-    if (inherits(cs$c, c("svi_constraint_lower_cholesky", "svi_constraint_positive_definite"))) xx <- lc(xx)
+    if (inherits(cs$c, matrix_kinds)) xx <- lc(xx)
+    if (inherits(cs$c, "svi_constraint_unit_lower_cholesky")) diag(xx) <- 0
     keep <- abs(xx) < 10  # sigmoid / exp saturate beyond that
     expect_equal(back[keep], xx[keep], tolerance = 1e-12, label = format(cs$c))
     expect_equal(constraint_forward(cs$c, back), y, tolerance = 1e-12, label = format(cs$c))
@@ -49,7 +54,7 @@ test_that("forward maps into the constraint and the inverse round-trips to 1e-12
 
 test_that("log-det-Jacobians match finite differences", {
   # elementwise: log |dy/dx| per element
-  for (cs in cases[1:8]) {
+  for (cs in cases[1:9]) {
     x <- cs$x[abs(cs$x) < 10]
     c <- cs$c
     if (length(c$lower) > 1 || length(c$upper) > 1) x <- cs$x
@@ -78,6 +83,11 @@ test_that("log-det-Jacobians match finite differences", {
     J <- num_jac(function(v) constraint_forward(c, v), x, inputs = low, outputs = low)
     expect_equal(constraint_log_det_jacobian(c, x), log_abs_det(J), tolerance = 1e-7, label = format(c))
   }
+  strict <- which(lower.tri(x))
+  for (c in list(constraint_unit_lower_cholesky())) {
+    J <- num_jac(function(v) constraint_forward(c, v), x, inputs = strict, outputs = strict)
+    expect_equal(constraint_log_det_jacobian(c, x), log_abs_det(J), tolerance = 1e-7, label = format(c))
+  }
 })
 
 test_that("transforms differentiate on the tape (forward, inverse and log-det)", {
@@ -92,7 +102,7 @@ test_that("transforms differentiate on the tape (forward, inverse and log-det)",
   for (cs in cases) {
     c <- cs$c
     x <- cs$x
-    mat <- inherits(c, c("svi_constraint_lower_cholesky", "svi_constraint_positive_definite"))
+    mat <- inherits(c, matrix_kinds)
     if (!is.matrix(x) && length(c$lower) == 1L) x <- x[abs(x) < 10]  # exp() and sigmoid() saturate
     entries <- if (mat) which(lower.tri(x, diag = TRUE)) else seq_along(x)
     if (mat) x <- lc(x)

@@ -28,10 +28,12 @@ enum Kind : int {
   StickBreaking = 7, // simplex, the bijection (K - 1 free coordinates per row)
   LowerCholesky = 8,
   PositiveDefinite = 9,
-  Ordered = 10
+  Ordered = 10,
+  SoftplusPositive = 11,  // positive through softplus (Pyro's softplus_positive)
+  UnitLowerCholesky = 12  // strictly lower triangle + identity
 };
 
-inline bool elementwise(int k) { return k <= Interval; }
+inline bool elementwise(int k) { return k <= Interval || k == SoftplusPositive; }
 
 using special::sigmoid;
 using special::softplus;
@@ -47,6 +49,7 @@ struct Elem {
       case LessThan: return a - std::exp(x);
       case UnitInterval: return std::fmin(std::fmax(sigmoid(x), DBL_MIN), 1 - DBL_EPSILON);
       case Interval: return a + (b - a) * sigmoid(x);
+      case SoftplusPositive: return softplus(x);
       default: return x;
     }
   }
@@ -56,6 +59,7 @@ struct Elem {
       case LessThan: return -std::exp(x);
       case UnitInterval: return sigmoid(x) * sigmoid(-x);
       case Interval: return (b - a) * sigmoid(x) * sigmoid(-x);
+      case SoftplusPositive: return sigmoid(x);
       default: return 1;
     }
   }
@@ -72,6 +76,8 @@ struct Elem {
         double u = (y - a) / (b - a);
         return std::log(u) - std::log1p(-u);
       }
+      case SoftplusPositive:  // log(expm1(y)), kept finite for large y
+        return y > 30 ? y + std::log1p(-std::exp(-y)) : std::log(std::expm1(y));
       default: return y;
     }
   }
@@ -82,6 +88,7 @@ struct Elem {
       case LessThan: return -1 / (a - y);
       case UnitInterval: return 1 / (y * (1 - y));
       case Interval: return (b - a) / ((y - a) * (b - y));
+      case SoftplusPositive: return 1 / -std::expm1(-y);  // d/dy log(expm1(y)) = 1 / (1 - e^-y)
       default: return 1;
     }
   }
@@ -90,6 +97,7 @@ struct Elem {
       case Positive: case GreaterThan: case LessThan: return x;
       case UnitInterval: return -softplus(-x) - softplus(x);
       case Interval: return std::log(b - a) - softplus(-x) - softplus(x);
+      case SoftplusPositive: return -softplus(-x);  // log sigmoid(x)
       default: return 0;
     }
   }
@@ -97,6 +105,7 @@ struct Elem {
     switch (kind) {
       case Positive: case GreaterThan: case LessThan: return 1;
       case UnitInterval: case Interval: return sigmoid(-x) - sigmoid(x);
+      case SoftplusPositive: return sigmoid(-x);
       default: return 0;
     }
   }
@@ -273,6 +282,12 @@ inline void mat_f(Tape& t, Node& o) {
   const int D = X.shape.d[0];
   MatMap x(X.data(), D, D);
   Eigen::MatrixXd l = x.triangularView<Eigen::StrictlyLower>();
+  if (o.i0 == UnitLowerCholesky) {  // strict lower + I; log-det 0
+    if (o.i1 == 2) { o.own.setZero(1); return; }
+    for (int i = 0; i < D; ++i) l(i, i) = o.i1 == 0 ? 1.0 : 0.0;
+    o.own = Eigen::Map<const Vec>(l.data(), l.size());
+    return;
+  }
   if (o.i1 == 2) {  // log-det
     double s = 0;
     for (int i = 0; i < D; ++i) s += (o.i0 == LowerCholesky ? 1.0 : double(D - i + 1)) * x(i, i);
@@ -293,7 +308,9 @@ inline void mat_b(Tape& t, Node& o) {
   const int D = X.shape.d[0];
   MatMap x(X.data(), D, D);
   Eigen::MatrixXd gx = Eigen::MatrixXd::Zero(D, D);
-  if (o.i1 == 2) {
+  if (o.i0 == UnitLowerCholesky) {
+    if (o.i1 != 2) gx = MatMap(o.grad.data(), D, D).triangularView<Eigen::StrictlyLower>();
+  } else if (o.i1 == 2) {
     for (int i = 0; i < D; ++i) gx(i, i) = o.grad[0] * (o.i0 == LowerCholesky ? 1.0 : double(D - i + 1));
   } else if (o.i1 == 1) {
     MatMap gy(o.grad.data(), D, D);
@@ -316,17 +333,18 @@ inline const OpDef kMat{"transform", mat_f, mat_b};
 inline const char* kind_name(int k) {
   static const char* n[] = {"real", "positive", "greater_than", "less_than", "unit_interval",
                             "interval", "simplex", "simplex", "lower_cholesky",
-                            "positive_definite", "ordered"};
-  return (k >= 0 && k <= Ordered) ? n[k] : "unknown";
+                            "positive_definite", "ordered", "softplus_positive",
+                            "unit_lower_cholesky"};
+  return (k >= 0 && k <= UnitLowerCholesky) ? n[k] : "unknown";
 }
 
 // dir: 0 forward (unconstrained -> constrained), 1 inverse, 2 log |det J| of forward.
 inline int apply(Tape& t, int kind, int dir, int x, double a = 0, double b = 0) {
   t.check_index(x);
   const Shape s = t.shape(x);  // a copy: ops below may grow the arena
-  if (kind < 0 || kind > Ordered || dir < 0 || dir > 2) throw Error("internal: bad transform");
+  if (kind < 0 || kind > UnitLowerCholesky || dir < 0 || dir > 2) throw Error("internal: bad transform");
   if (elementwise(kind)) return t.op(&kElem, {x}, s, a, b, kind, dir);
-  if (kind == LowerCholesky || kind == PositiveDefinite) {
+  if (kind == LowerCholesky || kind == PositiveDefinite || kind == UnitLowerCholesky) {
     if (s.nd != 2 || s.d[0] != s.d[1])
       throw Error(std::string("constraint_") + kind_name(kind) + "() needs a square matrix, got " +
                   s.str());
