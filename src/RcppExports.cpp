@@ -12,7 +12,7 @@ Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
 // cpp_core_selftest
-Rcpp::List cpp_core_selftest();
+SEXP cpp_core_selftest();
 RcppExport SEXP _svi_cpp_core_selftest() {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
