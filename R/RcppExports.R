@@ -49,6 +49,46 @@ cpp_cholesky <- function(cov) {
     .Call(`_svi_cpp_cholesky`, cov)
 }
 
+cpp_param_ok <- function(x, rule) {
+    .Call(`_svi_cpp_param_ok`, x, rule)
+}
+
+cpp_params_broadcast_ok <- function(params) {
+    .Call(`_svi_cpp_params_broadcast_ok`, params)
+}
+
+cpp_dist_new <- function(params, name, family, event_dim, rsample) {
+    .Call(`_svi_cpp_dist_new`, params, name, family, event_dim, rsample)
+}
+
+cpp_value_shape <- function(x) {
+    .Call(`_svi_cpp_value_shape`, x)
+}
+
+cpp_tape_grads <- function(leaves) {
+    .Call(`_svi_cpp_tape_grads`, leaves)
+}
+
+cpp_tensor_total <- function(xs) {
+    .Call(`_svi_cpp_tensor_total`, xs)
+}
+
+cpp_dist_make <- function(params, rules, name, family, event_dim, rsample) {
+    .Call(`_svi_cpp_dist_make`, params, rules, name, family, event_dim, rsample)
+}
+
+cpp_site_log_prob <- function(site) {
+    .Call(`_svi_cpp_site_log_prob`, site)
+}
+
+cpp_elbo_reparam <- function(model, guide) {
+    .Call(`_svi_cpp_elbo_reparam`, model, guide)
+}
+
+cpp_sites_key <- function(model, guide) {
+    .Call(`_svi_cpp_sites_key`, model, guide)
+}
+
 cpp_tensor_ops <- function(op, e1, e2) {
     .Call(`_svi_cpp_tensor_ops`, op, e1, e2)
 }
@@ -95,6 +135,10 @@ cpp_optim_step <- function(kind, name, theta, grad, step, lr, buffers, settings)
 
 cpp_optim_schedule_lr <- function(kind, lr, epoch, step_size, gamma, milestones) {
     .Call(`_svi_cpp_optim_schedule_lr`, kind, lr, epoch, step_size, gamma, milestones)
+}
+
+cpp_optim_step_all <- function(states, values, grads, optimizer) {
+    .Call(`_svi_cpp_optim_step_all`, states, values, grads, optimizer)
 }
 
 cpp_tape_valid <- function(xp) {

@@ -16,6 +16,20 @@ tk <- list(real = 0L, positive = 1L, greater_than = 2L, less_than = 3L, unit_int
            positive_definite = 9L, ordered = 10L, softplus_positive = 11L,
            unit_lower_cholesky = 12L)
 
+# The constraints without arguments, built once when the package is built: param() and
+# support() ask for them on every step.
+fixed_constraints <- list(
+  real = new_constraint("real", tk$real),
+  positive = new_constraint("positive", tk$positive),
+  unit_interval = new_constraint("unit_interval", tk$unit_interval, 0, 1),
+  simplex = new_constraint("simplex", tk$stick_breaking, event_dim = 1L),
+  lower_cholesky = new_constraint("lower_cholesky", tk$lower_cholesky, event_dim = 2L),
+  positive_definite = new_constraint("positive_definite", tk$positive_definite, event_dim = 2L),
+  ordered = new_constraint("ordered", tk$ordered, event_dim = 1L),
+  softplus_positive = new_constraint("softplus_positive", tk$softplus_positive),
+  unit_lower_cholesky = new_constraint("unit_lower_cholesky", tk$unit_lower_cholesky, event_dim = 2L)
+)
+
 #' Constraints and their transforms
 #'
 #' Constraints say where a value lives: `param("s", 1, constraint = constraint_positive())`
@@ -72,11 +86,14 @@ NULL
 
 #' @rdname constraints
 #' @export
-constraint_real <- function(event_dim = 0L) new_constraint("real", tk$real, event_dim = event_dim)
+constraint_real <- function(event_dim = 0L) {
+  if (identical(event_dim, 0L) || identical(event_dim, 0)) return(fixed_constraints$real)
+  new_constraint("real", tk$real, event_dim = event_dim)
+}
 
 #' @rdname constraints
 #' @export
-constraint_positive <- function() new_constraint("positive", tk$positive)
+constraint_positive <- function() fixed_constraints$positive
 
 #' @rdname constraints
 #' @export
@@ -96,7 +113,7 @@ constraint_less_than <- function(upper) {
 
 #' @rdname constraints
 #' @export
-constraint_unit_interval <- function() new_constraint("unit_interval", tk$unit_interval, 0, 1)
+constraint_unit_interval <- function() fixed_constraints$unit_interval
 
 #' @rdname constraints
 #' @export
@@ -115,31 +132,27 @@ constraint_interval <- function(lower, upper) {
 
 #' @rdname constraints
 #' @export
-constraint_simplex <- function() new_constraint("simplex", tk$stick_breaking, event_dim = 1L)
+constraint_simplex <- function() fixed_constraints$simplex
 
 #' @rdname constraints
 #' @export
-constraint_lower_cholesky <- function() new_constraint("lower_cholesky", tk$lower_cholesky, event_dim = 2L)
+constraint_lower_cholesky <- function() fixed_constraints$lower_cholesky
 
 #' @rdname constraints
 #' @export
-constraint_positive_definite <- function() {
-  new_constraint("positive_definite", tk$positive_definite, event_dim = 2L)
-}
+constraint_positive_definite <- function() fixed_constraints$positive_definite
 
 #' @rdname constraints
 #' @export
-constraint_ordered <- function() new_constraint("ordered", tk$ordered, event_dim = 1L)
+constraint_ordered <- function() fixed_constraints$ordered
 
 #' @rdname constraints
 #' @export
-constraint_softplus_positive <- function() new_constraint("softplus_positive", tk$softplus_positive)
+constraint_softplus_positive <- function() fixed_constraints$softplus_positive
 
 #' @rdname constraints
 #' @export
-constraint_unit_lower_cholesky <- function() {
-  new_constraint("unit_lower_cholesky", tk$unit_lower_cholesky, event_dim = 2L)
-}
+constraint_unit_lower_cholesky <- function() fixed_constraints$unit_lower_cholesky
 
 # Supports of discrete distributions: no transform exists for them.
 constraint_discrete <- function(name, lower = 0, upper = Inf) {
@@ -285,7 +298,11 @@ constraint_to_unconstrained <- function(c, y) {
 #' the last dim, as Pyro's parameter store does.
 #' @noRd
 constraint_from_unconstrained <- function(c, x) {
-  if (inherits(c, "svi_constraint_real")) return(x)
+  kind <- .subset2(c, "kind")   # (`$` on a classed list looks for methods first: slower)
+  if (identical(kind, 0L)) return(x)                                     # real
+  if (identical(kind, 1L) && (is.double(x) || inherits(x, "svi_tensor"))) {  # positive
+    return(.Call(`_svi_cpp_transform`, kind, 0L, x, 0, 0))
+  }
   if (inherits(c, "svi_constraint_simplex")) return(.Call(`_svi_cpp_transform`, tk$softmax, 0L, x, 0, 0))
   transform_apply(c, x, 0L)
 }

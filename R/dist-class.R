@@ -6,12 +6,7 @@
 # reparameterized. Per-distribution facts (mean, variance, support) are S3 methods.
 
 new_dist <- function(name, params, family = name, event_dim = 0L, rsample = TRUE) {
-  attributes(params) <- list(
-    names = names(params), class = c(paste0("svi_dist_", name), "svi_dist"),
-    svi_name = name, svi_family = family, svi_event_dim = as.integer(event_dim),
-    svi_rsample = rsample
-  )
-  params
+  .Call(`_svi_cpp_dist_new`, params, name, family, as.integer(event_dim), rsample)
 }
 
 dist_name <- function(d) attr(d, "svi_name")
@@ -44,8 +39,7 @@ param_ok <- function(x, rule) {
 # Checks one parameter: handles pass (their values are not known yet), numerics must be
 # non-empty, free of NA and satisfy `rule`. Returns the parameter as doubles.
 check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
-  if (is.double(x) && length(x) && !anyNA(x) && all(param_ok(x, rule))) return(x)
-  if (is_tensor(x)) return(x)
+  if (.Call(`_svi_cpp_param_ok`, x, rule)) return(x)   # handles, and valid doubles
   fn <- paste0("dist_", dist)
   if (!is.numeric(x) && !is.logical(x)) {
     cli::cli_abort("{.arg {arg}} of {.fn {fn}} must be numeric or a tensor handle, not {.obj_type_friendly {x}}.",
@@ -65,6 +59,17 @@ check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
   x
 }
 
+# A distribution from its parameters and their rules (see param_ok()): one C++ call when all
+# is well, else the R checks that give the error naming the parameter and the constructor.
+make_dist <- function(name, params, rules, family = name, event_dim = 0L, rsample = TRUE,
+                      call = parent.frame()) {
+  d <- .Call(`_svi_cpp_dist_make`, params, rules, name, family, as.integer(event_dim), rsample)
+  if (!is.null(d)) return(d)
+  nms <- names(params)
+  for (k in seq_along(params)) params[[k]] <- check_param(params[[k]], nms[k], name, rules[[k]], call = call)
+  new_dist(name, broadcast_params(params, name, call = call), family, event_dim, rsample)
+}
+
 shape_of <- function(x) {
   d <- dim(x)
   if (is.null(d)) length(x) else as.integer(d)
@@ -76,6 +81,7 @@ shape_text <- function(x) {
 
 # The broadcast batch shape of elementwise parameters (scalars broadcast, else equal shapes).
 broadcast_params <- function(params, dist, call = parent.frame()) {
+  if (.Call(`_svi_cpp_params_broadcast_ok`, params)) return(params)
   lens <- vapply(params, length, 1)
   big <- which(lens != 1)
   if (length(big) > 1L) {
@@ -270,7 +276,9 @@ dist_log_prob.svi_dist <- function(d, x) {
 #' when has_rsample(d), else without gradient) while one is recording, else numeric.
 #' @noRd
 dist_draw <- function(d) {
-  dist_draw_impl(d, 0L, record = .Call(`_svi_cpp_tape_recording`))
+  # dist_draw_impl.svi_dist() without the dispatch: every site's draw comes here
+  .Call(`_svi_cpp_dist_sample`, attr(d, "svi_family"), d, 0L, isTRUE(attr(d, "svi_rsample")),
+        .Call(`_svi_cpp_tape_recording`))
 }
 
 dist_draw_impl <- function(d, reps, record) UseMethod("dist_draw_impl")
@@ -287,7 +295,11 @@ dist_batch_shape <- function(d) UseMethod("dist_batch_shape")
 
 #' @export
 dist_batch_shape.svi_dist <- function(d) {
-  for (v in d) if (length(v) != 1L) return(shape_of(v))
+  for (v in d) {
+    s <- .Call(`_svi_cpp_value_shape`, v)   # doubles and handles without an R dispatch
+    if (is.null(s)) s <- shape_of(v)
+    if (prod(s) != 1) return(s)
+  }
   integer(0)
 }
 

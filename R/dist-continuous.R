@@ -46,75 +46,61 @@ NULL
 #' @rdname dist-continuous
 #' @export
 dist_normal <- function(mean = 0, sd = 1) {
-  p <- list(mean = check_param(mean, "mean", "normal"), sd = check_param(sd, "sd", "normal", "positive"))
-  new_dist("normal", broadcast_params(p, "normal"))
+  make_dist("normal", list(mean = mean, sd = sd), c("real", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_lognormal <- function(meanlog = 0, sdlog = 1) {
-  p <- list(meanlog = check_param(meanlog, "meanlog", "lognormal"),
-            sdlog = check_param(sdlog, "sdlog", "lognormal", "positive"))
-  new_dist("lognormal", broadcast_params(p, "lognormal"))
+  make_dist("lognormal", list(meanlog = meanlog, sdlog = sdlog), c("real", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_normal <- function(scale = 1) {
-  new_dist("half_normal", list(scale = check_param(scale, "scale", "half_normal", "positive")))
+  make_dist("half_normal", list(scale = scale), c("positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_cauchy <- function(location = 0, scale = 1) {
-  p <- list(location = check_param(location, "location", "cauchy"),
-            scale = check_param(scale, "scale", "cauchy", "positive"))
-  new_dist("cauchy", broadcast_params(p, "cauchy"))
+  make_dist("cauchy", list(location = location, scale = scale), c("real", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_cauchy <- function(scale = 1) {
-  new_dist("half_cauchy", list(scale = check_param(scale, "scale", "half_cauchy", "positive")))
+  make_dist("half_cauchy", list(scale = scale), c("positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_student_t <- function(df, location = 0, scale = 1) {
-  p <- list(df = check_param(df, "df", "student_t", "positive"),
-            location = check_param(location, "location", "student_t"),
-            scale = check_param(scale, "scale", "student_t", "positive"))
-  new_dist("student_t", broadcast_params(p, "student_t"))
+  make_dist("student_t", list(df = df, location = location, scale = scale), c("positive", "real", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_laplace <- function(location = 0, scale = 1) {
-  p <- list(location = check_param(location, "location", "laplace"),
-            scale = check_param(scale, "scale", "laplace", "positive"))
-  new_dist("laplace", broadcast_params(p, "laplace"))
+  make_dist("laplace", list(location = location, scale = scale), c("real", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_exponential <- function(rate = 1) {
-  new_dist("exponential", list(rate = check_param(rate, "rate", "exponential", "positive")))
+  make_dist("exponential", list(rate = rate), c("positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_gamma <- function(shape, rate = 1) {
-  p <- list(shape = check_param(shape, "shape", "gamma", "positive"),
-            rate = check_param(rate, "rate", "gamma", "positive"))
-  new_dist("gamma", broadcast_params(p, "gamma"))
+  make_dist("gamma", list(shape = shape, rate = rate), c("positive", "positive"))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_beta <- function(shape1, shape2) {
-  p <- list(shape1 = check_param(shape1, "shape1", "beta", "positive"),
-            shape2 = check_param(shape2, "shape2", "beta", "positive"))
-  new_dist("beta", broadcast_params(p, "beta"))
+  make_dist("beta", list(shape1 = shape1, shape2 = shape2), c("positive", "positive"))
 }
 
 #' @rdname dist-continuous

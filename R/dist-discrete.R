@@ -44,11 +44,9 @@ one_of <- function(a, b, an, bn, dist, call = parent.frame()) {
 dist_bernoulli <- function(prob = NULL, logit = NULL) {
   one_of(prob, logit, "prob", "logit", "bernoulli")
   if (!is.null(prob)) {
-    return(new_dist("bernoulli", list(prob = check_param(prob, "prob", "bernoulli", "prob")),
-                    family = "bernoulli_prob", rsample = FALSE))
+    return(make_dist("bernoulli", list(prob = prob), "prob", family = "bernoulli_prob", rsample = FALSE))
   }
-  new_dist("bernoulli", list(logit = check_param(logit, "logit", "bernoulli")),
-           family = "bernoulli_logit", rsample = FALSE)
+  make_dist("bernoulli", list(logit = logit), "real", family = "bernoulli_logit", rsample = FALSE)
 }
 
 #' @rdname dist-discrete
@@ -84,7 +82,7 @@ dist_categorical <- function(prob = NULL, logit = NULL) {
 #' @rdname dist-discrete
 #' @export
 dist_poisson <- function(lambda) {
-  new_dist("poisson", list(lambda = check_param(lambda, "lambda", "poisson", "nonneg")), rsample = FALSE)
+  make_dist("poisson", list(lambda = lambda), "nonneg", rsample = FALSE)
 }
 
 #' @rdname dist-discrete

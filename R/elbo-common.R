@@ -4,12 +4,22 @@
 # Runs guide then the replayed model; returns list(model = sites, guide = sites).
 importance_traces <- function(model, guide, args) {
   g <- run_traced(guide, args)
-  replay_h <- new_replay_handler(g$sites)
   trace_h <- new_trace_handler()
-  with_handler(trace_h, with_handler(replay_h, do.call(model, args)))
+  with_handlers(list(trace_h, new_replay_handler(g$sites)), do.call(model, args))
   m_sites <- trace_h$rec$sites
-  check_model_guide_match(m_sites, g$sites)
-  list(model = sample_sites(m_sites), guide = sample_sites(g$sites))
+  m_types <- trace_h$rec$types
+  # the checks run once per structure and svi object (the key covers all they look at)
+  seen <- .svi$warned
+  if (is.null(seen)) {
+    check_model_guide_match(m_sites, g$sites, m_types, g$types)
+  } else {
+    key <- .Call(`_svi_cpp_sites_key`, m_sites, g$sites)
+    if (!identical(key, seen$.checked_structure)) {
+      check_model_guide_match(m_sites, g$sites, m_types, g$types)
+      seen$.checked_structure <- key
+    }
+  }
+  list(model = m_sites[m_types == "sample"], guide = g$sites[g$types == "sample"])
 }
 
 sample_sites <- function(sites) Filter(function(s) identical(s$type, "sample"), sites)
@@ -17,7 +27,7 @@ sample_sites <- function(sites) Filter(function(s) identical(s$type, "sample"), 
 # The distribution to draw a site from: expanded to the plates' batch shape when its own
 # batch shape is smaller (e.g. scalar parameters inside a plate).
 site_dist <- function(msg) {
-  target <- frames_shape(msg$frames)
+  target <- site_plate_shape(msg)
   if (!length(target)) return(msg$fn)
   bs <- as.integer(dist_batch_shape(msg$fn))
   k <- length(target)
@@ -32,23 +42,25 @@ site_dist <- function(msg) {
 
 # Unscaled log-density of a site with one element per plate element: dimensions beyond the
 # plates' are event dimensions and are summed (plate dims come first, as rows of data do).
-site_log_prob_raw <- function(site) {
-  lp <- dist_log_prob(site$fn, site$value)
-  target <- frames_shape(site$frames)
-  shape <- if (is.null(dim(lp))) length(lp) else dim(lp)
+site_log_prob_raw <- function(site) finish_log_prob(site, dist_log_prob(site$fn, site$value))
+
+finish_log_prob <- function(site, lp) {
+  target <- site_plate_shape(site)
+  shape <- .Call(`_svi_cpp_value_shape`, lp)   # one call for numerics and handles alike
+  if (is.null(shape)) shape <- if (is.null(dim(lp))) length(lp) else dim(lp)
   n_target <- prod(target)
-  if (length(lp) == n_target) {
+  if (prod(shape) == n_target) {
     if (length(target) > 1L && !identical(as.integer(shape), target)) dim(lp) <- target
     return(lp)
   }
   if (!length(target)) return(sum(lp))
-  if (length(lp) == 1L) {
+  if (prod(shape) == 1) {
     # a scalar density inside plates: the distribution broadcasts over them, as in Pyro
     return(lp + if (length(target) == 1L) numeric(target) else array(0, target))
   }
   k <- length(target)
   if (length(shape) > k && identical(as.integer(shape[seq_len(k)]), target)) {
-    dim(lp) <- c(n_target, length(lp) / n_target)
+    dim(lp) <- c(n_target, prod(shape) / n_target)
     lp <- rowSums_any(lp)
     if (k > 1L) dim(lp) <- target
     return(lp)
@@ -72,12 +84,19 @@ scale_and_mask <- function(lp, scale, mask) {
       lp <- if (is_tensor(lp)) .Call(`_svi_cpp_tensor_mask`, lp, mask) else ifelse(mask, lp, 0)
     }
   }
-  if (!identical(scale, 1) && !identical(scale, 1L)) lp <- lp * scale
+  if (length(scale) != 1L || scale != 1) lp <- lp * scale
   lp
 }
 
 # Scaled and masked log-density of a site (a handle on a recording tape, else numeric).
 site_log_prob <- function(site) {
+  if (is.null(site$mask)) {
+    lp <- .Call(`_svi_cpp_site_log_prob`, site)
+    if (!is.null(lp)) {
+      if (!is.list(lp)) return(lp)   # the common case, done in C++
+      return(scale_and_mask(finish_log_prob(site, lp[[1L]]), site$scale, NULL))
+    }
+  }
   scale_and_mask(site_log_prob_raw(site), site$scale, site$mask)
 }
 
@@ -85,13 +104,14 @@ value_of <- function(x) if (is_tensor(x)) as.vector(.Call(`_svi_cpp_tensor_value
 
 detach_value <- function(x) if (is_tensor(x)) .Call(`_svi_cpp_tensor_detach`, x) else x
 
-site_reparam <- function(site) isTRUE(has_rsample(site$fn))
+site_reparam <- function(site) isTRUE(attr(site$fn, "svi_rsample"))   # has_rsample(), unchecked
 
 # The step context: tape (NULL when gradients are not wanted), store and this step's params.
-new_ctx <- function(store, tape) {
+new_ctx <- function(store, tape, compile = FALSE) {
   ctx <- new.env(parent = emptyenv())
   ctx$store <- store
   ctx$tape <- tape
+  ctx$compile <- compile
   ctx$handles <- list()
   ctx$leaves <- list()
   ctx
@@ -100,8 +120,7 @@ new_ctx <- function(store, tape) {
 # Runs `num_particles` particles of `loss` and returns list(loss, grads, leaves).
 # With a tape, the surrogate is differentiated once for all particles.
 run_elbo <- function(loss, model, guide, args, store, tape, training, compile = FALSE) {
-  ctx <- new_ctx(store, tape)
-  ctx$compile <- compile
+  ctx <- new_ctx(store, tape, compile)
   old <- .svi$ctx
   if (!is.null(tape)) .Call(`_svi_cpp_tape_start`, tape)
   .svi$ctx <- ctx
@@ -113,32 +132,40 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
     }
   }, add = TRUE)
   if (compile) args <- lapply(args, as_data_tensor, tape = tape)
-  n <- loss$num_particles
-  elbo <- 0
-  surrogate <- 0
+  n <- .subset2(loss, "num_particles")
   extra <- elbo_handlers(loss, training = training)
   for (p in seq_len(n)) {
     tr <- with_handlers(extra(), importance_traces(model, guide, args))
     r <- elbo_particle(loss, tr, training = training)
-    elbo <- elbo + r$elbo
-    surrogate <- surrogate + r$surrogate
+    if (p == 1L) {
+      elbo <- r$elbo
+      surrogate <- r$surrogate
+    } else {
+      elbo <- elbo + r$elbo
+      surrogate <- surrogate + r$surrogate
+    }
   }
-  loss_h <- -elbo / n     # on the tape too, so a replayed step reports the same loss
+  # With only pathwise gradients the surrogate is the ELBO itself: one node serves both.
+  same <- identical(surrogate, elbo)
+  loss_h <- if (n == 1L) -elbo else -elbo / n   # on the tape, so a replay reports the loss
   value <- value_of(loss_h)
   grads <- list()
+  finite <- TRUE
   surrogate_loss <- NULL
   if (!is.null(tape) && length(ctx$leaves)) {
     if (is_tensor(surrogate)) {
-      surrogate_loss <- -surrogate / n
+      surrogate_loss <- if (same) loss_h else if (n == 1L) -surrogate else -surrogate / n
       .Call(`_svi_cpp_tape_backward`, surrogate_loss)
+      grads <- .Call(`_svi_cpp_tape_grads`, ctx$leaves)
+      finite <- attr(grads, "finite")
+      attr(grads, "finite") <- NULL
+    } else {
+      grads <- lapply(ctx$leaves, function(l) as.vector(value_of(l) * 0))
     }
-    grads <- lapply(ctx$leaves, function(l) {
-      g <- if (is_tensor(surrogate)) .Call(`_svi_cpp_tensor_grad`, l) else value_of(l) * 0
-      as.vector(g)
-    })
   }
   # averages: the decaying-average baselines this step updated (committed by svi_step())
-  out <- list(loss = value, grads = grads, averages = lapply(ctx$averages, value_of))
+  out <- list(loss = value, grads = grads, finite_grads = finite,
+              averages = lapply(ctx$averages, value_of))
   if (compile) out$program <- compiled_program(ctx, loss_h, surrogate_loss, tape)
   out
 }

@@ -31,31 +31,38 @@ trace_elbo <- function(num_particles = 1, vectorize_particles = FALSE) {
 elbo_particle.svi_trace_elbo <- function(loss, traces, training) {
   model <- traces$model
   guide <- traces$guide
-  elbo <- 0
-  surrogate <- 0
+  # all pathwise and all common sites: the whole ELBO in one C++ call (same tape records)
+  elbo <- .Call(`_svi_cpp_elbo_reparam`, model, guide)
+  if (!is.null(elbo)) return(list(elbo = elbo, surrogate = elbo))
   model_lp <- lapply(model, site_log_prob)
-  for (nm in names(model)) {
-    lps <- sum(model_lp[[nm]])
-    elbo <- elbo + lps
-    surrogate <- surrogate + lps
-  }
   guide_lp <- lapply(guide, site_log_prob)
+  model_total <- sum_log_probs(model_lp)
+  elbo <- model_total - sum_log_probs(guide_lp)
+  reparam <- vapply(guide, site_reparam, TRUE)
+  if (all(reparam)) return(list(elbo = elbo, surrogate = elbo))
+  # Non-reparameterized guide sites enter the surrogate through their score terms only (their
+  # log q has expected gradient zero, so, as in Pyro, it is left out).
+  surrogate <- model_total - sum_log_probs(guide_lp[reparam])
   log_r <- NULL
-  for (nm in names(guide)) {
+  for (nm in names(guide)[!reparam]) {
     g <- guide[[nm]]
-    lqs <- sum(guide_lp[[nm]])
-    elbo <- elbo - lqs
-    if (site_reparam(g)) {
-      surrogate <- surrogate - lqs
-    } else {
-      if (is.null(log_r)) log_r <- compute_log_r(model, model_lp, guide_lp)
-      # (tests switch Rao-Blackwellization off to measure what it buys)
-      w <- sum_to_frames(log_r, if (isFALSE(loss$rao_blackwellize)) list() else g$frames)
-      score <- site_log_prob_raw(g)    # the score function is neither scaled nor masked
-      surrogate <- surrogate + sum(score * w)
-    }
+    if (is.null(log_r)) log_r <- compute_log_r(model, model_lp, guide_lp)
+    # (tests switch Rao-Blackwellization off to measure what it buys)
+    w <- sum_to_frames(log_r, if (isFALSE(loss$rao_blackwellize)) list() else g$frames)
+    score <- site_log_prob_raw(g)    # the score function is neither scaled nor masked
+    surrogate <- surrogate + sum(score * w)
   }
   list(elbo = elbo, surrogate = surrogate)
+}
+
+# sum(lp_1) + sum(lp_2) + ... over sites: one C++ call when any is a handle.
+sum_log_probs <- function(lps) {
+  if (!length(lps)) return(0)
+  total <- .Call(`_svi_cpp_tensor_total`, lps)
+  if (!is.null(total)) return(total)
+  total <- 0
+  for (lp in lps) total <- total + sum(lp)
+  total
 }
 
 # Detached per-site costs log p - log q for the score-function weights (kept on the tape

@@ -7,6 +7,8 @@
 .svi$stack <- list()     # active handlers, oldest first
 .svi$ctx <- NULL         # the step being recorded (tape, param store, param handles), or NULL
 .svi$frames <- list()    # active plate frames, outermost first
+.svi$batch <- integer(0) # their sizes (the batch shape sites inside them take)
+.svi$scale <- 1          # the product of their full_size / size (minibatch scaling)
 
 # A handler is a list with optional `process(msg)` and `postprocess(msg)` functions.
 new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
@@ -30,40 +32,59 @@ with_handlers <- function(hs, expr) {
   expr
 }
 
+# Every site of every step passes through here, so it is written for speed: plain loops, and
+# the two handlers every step uses -- trace (records sites) and replay (gives the model the
+# guide's values) -- are data that this loop interprets rather than closures it calls.
+# Handlers are internal and keep msg$stop a single logical.
 apply_stack <- function(msg) {
   stack <- .svi$stack
   n <- length(stack)
   first <- 1L
-  for (i in rev(seq_len(n))) {
+  i <- n
+  while (i > 0L) {
     h <- stack[[i]]
-    if (!is.null(h$process)) msg <- h$process(msg)
-    if (isTRUE(msg$stop)) {
-      first <- i
-      break
+    type <- h$type
+    if (type == "trace") {
+      if (msg$type == "subsample" && is.null(msg$value)) msg <- trace_reuse_subsample(h$rec, msg)
+    } else if (type == "replay") {
+      g <- h$sites[[msg$name]]
+      if (!is.null(g)) msg <- replay_site(msg, g)
+    } else {
+      process <- h$process
+      if (!is.null(process)) {
+        msg <- process(msg)
+        if (msg$stop) {
+          first <- i
+          break
+        }
+      }
     }
+    i <- i - 1L
   }
-  if (!isTRUE(msg$stop)) first <- 1L
-  msg <- default_process(msg)
+  if (is.null(msg$value) && !msg$done) msg$value <- default_value(msg)
+  msg$done <- TRUE
   ctx <- .svi$ctx
-  if (!is.null(ctx) && isTRUE(ctx$compile)) compiled_mark(ctx, msg)
-  for (i in seq_len(n)) {
-    if (i < first) next
-    h <- stack[[i]]
-    if (!is.null(h$postprocess)) msg <- h$postprocess(msg)
+  if (!is.null(ctx) && ctx$compile) compiled_mark(ctx, msg)
+  while (first <= n) {
+    h <- stack[[first]]
+    if (h$type == "trace") {
+      rec <- h$rec
+      name <- msg$name
+      if (is.null(rec$sites[[name]])) rec$types[[name]] <- msg$type else trace_check_repeat(rec, msg)
+      rec$sites[[name]] <- msg
+    } else {
+      post <- h$postprocess
+      if (!is.null(post)) msg <- post(msg)
+    }
+    first <- first + 1L
   }
   msg
 }
 
-default_process <- function(msg) {
-  if (isTRUE(msg$done) || !is.null(msg$value)) {
-    msg$done <- TRUE
-    return(msg)
-  }
-  if (identical(msg$type, "sample")) {
-    msg$value <- dist_draw(site_dist(msg))
-  } else if (identical(msg$type, "subsample")) {
-    msg$value <- plate_indices(msg$size, msg$subsample_size)
-  }
-  msg$done <- TRUE
-  msg
+# The value a site takes when no handler gave it one.
+default_value <- function(msg) {
+  type <- msg$type
+  if (type == "sample") return(dist_draw(site_dist(msg)))
+  if (type == "subsample") return(plate_indices(msg$size, msg$subsample_size))
+  NULL
 }

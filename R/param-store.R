@@ -13,31 +13,30 @@ new_param_store <- function() {
 
 .svi$default_store <- new_param_store()
 
-current_store <- function() {
-  if (!is.null(.svi$ctx)) .svi$ctx$store else .svi$default_store
-}
-
 # Returns the parameter's constrained value: a handle on the step's tape while one is recorded
 # (one Input leaf per parameter per step, however often param() is called), else numeric.
 store_param <- function(store, name, init, constraint, call = parent.frame()) {
-  u <- store$values[[name]]
+  ctx <- .svi$ctx
+  recording <- !is.null(ctx) && !is.null(ctx$tape) && identical(ctx$store, store)
+  if (recording) {
+    h <- ctx$handles[[name]]   # param() called again in the same step
+    if (!is.null(h)) return(h)
+  }
+  u <- .subset2(store, "values")[[name]]
   if (is.null(u)) {
     u <- init_param(name, init, constraint, call)
     store$values[[name]] <- u
     store$constraints[[name]] <- constraint
   }
-  ctx <- .svi$ctx
-  if (!is.null(ctx) && !is.null(ctx$tape) && identical(ctx$store, store)) {
-    h <- ctx$handles[[name]]
-    if (is.null(h)) {
-      leaf <- .Call(`_svi_cpp_tape_input`, ctx$tape, u, name)
-      h <- constraint_from_unconstrained(store$constraints[[name]], leaf)
-      ctx$leaves[[name]] <- leaf
-      ctx$handles[[name]] <- h
-    }
+  constraint <- .subset2(store, "constraints")[[name]]   # the one it was created with
+  if (recording) {
+    leaf <- .Call(`_svi_cpp_tape_input`, ctx$tape, u, name)
+    h <- constraint_from_unconstrained(constraint, leaf)
+    ctx$leaves[[name]] <- leaf
+    ctx$handles[[name]] <- h
     return(h)
   }
-  constraint_from_unconstrained(store$constraints[[name]], u)
+  constraint_from_unconstrained(constraint, u)
 }
 
 init_param <- function(name, init, constraint, call) {

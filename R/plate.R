@@ -42,16 +42,18 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
       cli::cli_abort("{.arg subsample_size} ({subsample_size}) of plate {.val {name}} does not match the length of {.arg subsample} ({length(subsample)}).")
     }
   }
-  active <- vapply(.svi$frames, function(f) f$name, "")
-  if (name %in% active) cli::cli_abort("Duplicate plate {.val {name}}: a plate of that name is already active.")
+  old_frames <- .svi$frames
+  if (length(old_frames) && name %in% vapply(old_frames, function(f) f$name, "")) {
+    cli::cli_abort("Duplicate plate {.val {name}}: a plate of that name is already active.")
+  }
 
   idx <- subsample
   if (length(.svi$stack)) {
     # The indices go through the handler stack as a pseudo-site, so the model replays the
     # guide's minibatch.
     msg <- list(type = "subsample", name = name, value = subsample, size = size,
-                subsample_size = subsample_size, infer = list(), frames = .svi$frames,
-                scale = 1, done = FALSE, stop = FALSE)
+                subsample_size = subsample_size, infer = list(), frames = old_frames,
+                batch = .svi$batch, scale = 1, done = FALSE, stop = FALSE)
     idx <- apply_stack(msg)$value
   } else if (is.null(idx)) {
     idx <- plate_indices(size, subsample_size)
@@ -62,10 +64,18 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
       i = "Did you use different subsample sizes in the model and the guide?"
     ))
   }
-  frame <- list(name = name, size = length(idx), full_size = size, dim = length(.svi$frames) + 1L)
-  old <- .svi$frames
-  .svi$frames <- c(old, list(frame))
-  on.exit(.svi$frames <- old, add = TRUE)
+  k <- length(idx)
+  frame <- list(name = name, size = k, full_size = size, dim = length(old_frames) + 1L)
+  old_batch <- .svi$batch
+  old_scale <- .svi$scale
+  .svi$frames <- c(old_frames, list(frame))
+  .svi$batch <- c(old_batch, as.integer(k))
+  .svi$scale <- old_scale * (size / k)   # the order frames_scale() multiplies in
+  on.exit({
+    .svi$frames <- old_frames
+    .svi$batch <- old_batch
+    .svi$scale <- old_scale
+  }, add = TRUE)
   fn(idx)
 }
 
@@ -82,8 +92,14 @@ plate_indices <- function(size, subsample_size) {
 
 frames_scale <- function(frames) {
   s <- 1
-  for (f in frames) s <- s * f$full_size / f$size
+  for (f in frames) s <- s * (f$full_size / f$size)
   s
 }
 
 frames_shape <- function(frames) vapply(frames, function(f) as.integer(f$size), 1L)
+
+# A site's plate shape: recorded when the site was created (frames_shape() of its frames).
+site_plate_shape <- function(site) {
+  b <- site$batch
+  if (is.null(b)) frames_shape(site$frames) else b
+}

@@ -96,23 +96,23 @@ replay <- function(fn, trace) {
   function(...) with_handler(h, fn(...))
 }
 
-new_replay_handler <- function(sites) {
-  new_handler("replay", process = function(msg) {
-    g <- sites[[msg$name]]
-    if (is.null(g)) return(msg)
-    if (identical(msg$type, "subsample")) {
-      if (identical(g$type, "subsample")) msg$value <- g$value
-      return(msg)
-    }
-    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed)) return(msg)
-    if (!identical(g$type, "sample") || isTRUE(g$is_observed)) {
-      cli::cli_abort("Site {.val {msg$name}} must be a latent sample site in the trace being replayed.", call = NULL)
-    }
-    msg$value <- g$value
-    msg$infer <- g$infer
-    msg$done <- TRUE
-    msg
-  })
+# The replay handler is data (see apply_stack()): a named list of recorded sites.
+new_replay_handler <- function(sites) list(type = "replay", sites = sites)
+
+# A site met by a replay handler that holds `g` under the same name.
+replay_site <- function(msg, g) {
+  if (msg$type == "subsample") {
+    if (g$type == "subsample") msg$value <- g$value
+    return(msg)
+  }
+  if (msg$type != "sample" || msg$is_observed) return(msg)
+  if (g$type != "sample" || g$is_observed) {
+    cli::cli_abort("Site {.val {msg$name}} must be a latent sample site in the trace being replayed.", call = NULL)
+  }
+  msg$value <- g$value
+  msg$infer <- g$infer
+  msg$done <- TRUE
+  msg
 }
 
 check_fn <- function(fn, call = parent.frame()) {

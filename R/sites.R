@@ -23,7 +23,9 @@
 #' sample_site("x", dist_normal(0, 1))   # outside inference: a plain draw
 #' @export
 sample_site <- function(name, dist, obs = NULL, infer = list()) {
-  check_site_name(name, "sample_site")
+  if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
+    check_site_name(name, "sample_site")
+  }
   if (!inherits(dist, "svi_dist")) {
     cli::cli_abort(c(
       "{.arg dist} of sample site {.val {name}} must be a distribution (e.g. {.fn dist_normal}).",
@@ -39,14 +41,12 @@ sample_site <- function(name, dist, obs = NULL, infer = list()) {
     }
     return(dist_sample(dist))
   }
-  frames <- .svi$frames
   msg <- list(
     type = "sample", name = name, fn = dist, is_observed = !is.null(obs), value = obs,
-    infer = infer, scale = frames_scale(frames), mask = NULL, frames = frames,
+    infer = infer, scale = .svi$scale, mask = NULL, frames = .svi$frames, batch = .svi$batch,
     done = FALSE, stop = FALSE
   )
-  msg <- apply_stack(msg)
-  msg$value
+  apply_stack(msg)$value
 }
 
 check_site_name <- function(name, fn, call = parent.frame()) {
@@ -87,15 +87,18 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #' }
 #' @export
 param <- function(name, init = NULL, constraint = constraint_real()) {
-  check_site_name(name, "param")
+  if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
+    check_site_name(name, "param")
+  }
   if (!inherits(constraint, "svi_constraint")) {
     cli::cli_abort("{.arg constraint} of param {.val {name}} must be a constraint, e.g. {.fn constraint_positive}.")
   }
-  store <- current_store()
+  ctx <- .svi$ctx
+  store <- if (is.null(ctx)) .svi$default_store else ctx$store
   value <- store_param(store, name, init, constraint)
   if (length(.svi$stack)) {
     msg <- list(type = "param", name = name, value = value, infer = list(), done = TRUE,
-                stop = FALSE, frames = .svi$frames, scale = 1)
+                stop = FALSE, frames = .svi$frames, batch = .svi$batch, scale = 1)
     value <- apply_stack(msg)$value
   }
   value

@@ -70,33 +70,40 @@ svi <- function(model, guide, optim, loss = trace_elbo(), store = NULL, compile 
 }
 
 # The svi object's tape, rebuilt when missing (new object, or reloaded with readRDS()).
+# (On the svi object and its store, .subset2() and assign() stand in for `$` and `$<-` on
+# the per-step path: on a classed environment those look for S3 methods first, which costs
+# about 1 us each.)
 svi_tape <- function(s) {
-  if (is.null(s$tape) || !.Call(`_svi_cpp_tape_valid`, s$tape)) s$tape <- .Call(`_svi_cpp_tape_new`)
-  s$tape
+  tape <- .subset2(s, "tape")
+  if (is.null(tape) || !.Call(`_svi_cpp_tape_valid`, tape)) {
+    tape <- .Call(`_svi_cpp_tape_new`)
+    assign("tape", tape, envir = s)
+  }
+  tape
 }
 
 check_svi <- function(s, call = parent.frame()) {
   if (!inherits(s, "svi")) cli::cli_abort("{.arg s} must be an svi object from {.fn svi}.", call = call)
 }
 
-# Runs fn() with the svi object's warning memory, rolling back parameters first created by a
-# step that then fails (so a failed or interrupted step leaves the store as it was).
-with_svi <- function(s, fn) {
+# Evaluates `expr` (or calls it, if it is a function) with the svi object's warning memory, rolling back parameters first created
+# by a step that then fails (so a failed or interrupted step leaves the store as it was).
+with_svi <- function(s, expr) {
   old_warned <- .svi$warned
-  .svi$warned <- s$warned
-  before <- names(s$store$values)
+  .svi$warned <- .subset2(s, "warned")
+  store <- .subset2(s, "store")
+  n_before <- length(.subset2(store, "values"))   # new parameters are appended
   ok <- FALSE
   on.exit({
     .svi$warned <- old_warned
-    if (!ok) {
-      added <- setdiff(names(s$store$values), before)
-      if (length(added)) {
-        s$store$values[added] <- NULL
-        s$store$constraints[added] <- NULL
-      }
+    if (!ok && length(store$values) > n_before) {
+      added <- names(store$values)[-seq_len(n_before)]
+      store$values[added] <- NULL
+      store$constraints[added] <- NULL
     }
   }, add = TRUE)
-  out <- fn()
+  out <- expr
+  if (is.function(out)) out <- out()   # with_svi(s, function() ...) also works
   ok <- TRUE
   out
 }
@@ -104,20 +111,24 @@ with_svi <- function(s, fn) {
 #' @rdname svi
 #' @export
 svi_step <- function(s, ...) {
-  check_svi(s)
+  if (!inherits(s, "svi")) check_svi(s)
   args <- list(...)
-  if (isTRUE(s$compile)) return(compiled_steps(s, args, 1L))
-  with_svi(s, function() {
-    res <- run_elbo(s$loss, s$model, s$guide, args, s$store, svi_tape(s), training = TRUE)
-    if (!step_is_finite(res)) return(res$loss)
-    apply_update(s, res$grads)
-    commit_averages(s$store, res$averages)
+  if (.subset2(s, "compile")) return(compiled_steps(s, args, 1L))
+  with_svi(s, {
+    store <- .subset2(s, "store")
+    res <- run_elbo(.subset2(s, "loss"), .subset2(s, "model"), .subset2(s, "guide"), args, store,
+                    svi_tape(s), training = TRUE)
+    if (step_is_finite(res)) {
+      apply_update(s, res$grads)
+      if (length(res$averages)) commit_averages(store, res$averages)
+    }
     res$loss
   })
 }
 
 step_is_finite <- function(res) {
   bad_loss <- !is.finite(res$loss)
+  if (!bad_loss && isTRUE(res$finite_grads)) return(TRUE)
   bad_grad <- names(res$grads)[!vapply(res$grads, function(g) all(is.finite(g)), TRUE)]
   if (!bad_loss && !length(bad_grad)) return(TRUE)
   what <- if (bad_loss) "the loss" else paste0("the gradient of ", paste0("{.val ", bad_grad, "}", collapse = ", "))
@@ -131,11 +142,25 @@ step_is_finite <- function(res) {
 # All new values are computed before any is stored, and the optimizer state is put back if
 # an update fails or is interrupted part-way, so a step is all or nothing.
 apply_update <- function(s, grads) {
-  values <- s$store$values
+  nms <- names(grads)
+  store <- .subset2(s, "store")
+  values <- .subset2(store, "values")
+  params_env <- .subset2(s, "optim_state")$params
+  # the usual case, every parameter already has a state of this optimizer: one C++ call
+  states <- mget(nms, envir = params_env, ifnotfound = list(NULL))
+  res <- .Call(`_svi_cpp_optim_step_all`, states, values[nms], grads,
+               .subset2(.subset2(s, "optim"), "name"))
+  if (!is.null(res)) {
+    values[nms] <- res$values
+    assign("values", values, envir = store)
+    list2env(res$states, envir = params_env)
+    assign("steps", .subset2(s, "steps") + 1L, envir = s)
+    return(invisible())
+  }
   saved <- optim_state_get(s$optim_state)
   done <- FALSE
   on.exit(if (!done) optim_state_set(s$optim_state, saved), add = TRUE)
-  for (nm in names(grads)) {
+  for (nm in nms) {
     values[[nm]] <- optim_update(s$optim, s$optim_state, nm, values[[nm]], grads[[nm]])
   }
   s$store$values <- values
@@ -149,9 +174,7 @@ apply_update <- function(s, grads) {
 evaluate_loss <- function(s, ...) {
   check_svi(s)
   args <- list(...)
-  with_svi(s, function() {
-    run_elbo(s$loss, s$model, s$guide, args, s$store, tape = NULL, training = FALSE)$loss
-  })
+  with_svi(s, run_elbo(s$loss, s$model, s$guide, args, s$store, tape = NULL, training = FALSE)$loss)
 }
 
 #' Loss and gradients of an ELBO

@@ -1,41 +1,41 @@
 # Traces: the record of one run of a model or guide, one entry per site.
 
+# The trace handler is data: apply_stack() records each site into `rec` (sites in order of
+# first appearance, and their types).
 new_trace_handler <- function() {
   rec <- new.env(parent = emptyenv())
   rec$sites <- list()
-  process <- function(msg) {
-    # A second plate() of the same name in one run reuses the first one's minibatch.
-    if (identical(msg$type, "subsample")) {
-      old <- rec$sites[[msg$name]]
-      if (!is.null(old) && identical(old$type, "subsample") && is.null(msg$value)) msg$value <- old$value
-    }
-    msg
-  }
-  postprocess <- function(msg) {
-    name <- msg$name
-    old <- rec$sites[[name]]
-    if (!is.null(old)) {
-      if (!identical(old$type, msg$type)) {
-        cli::cli_abort("Site {.val {name}} is already in the trace as a {old$type} site; it cannot also be a {msg$type} site.", call = NULL)
-      }
-      if (identical(msg$type, "sample")) {
-        cli::cli_abort(c(
-          "Multiple sample sites named {.val {name}}.",
-          i = "Each {.fn sample_site} in one run of a model or guide needs its own name."
-        ), call = NULL)
-      }
-    }
-    rec$sites[[name]] <- msg
-    msg
-  }
-  new_handler("trace", process = process, postprocess = postprocess, rec = rec)
+  rec$types <- character(0)   # the sites' types, so callers can pick sample sites at once
+  list(type = "trace", rec = rec)
 }
 
-# Runs fn(...) under a fresh trace handler and returns list(trace = sites, value = result).
+# A second plate() of the same name in one run reuses the first one's minibatch.
+trace_reuse_subsample <- function(rec, msg) {
+  old <- rec$sites[[msg$name]]
+  if (!is.null(old) && old$type == "subsample") msg$value <- old$value
+  msg
+}
+
+# A name seen before in this trace: fine for params and plates used again, an error otherwise.
+trace_check_repeat <- function(rec, msg) {
+  name <- msg$name
+  old <- rec$sites[[name]]
+  if (!identical(old$type, msg$type)) {
+    cli::cli_abort("Site {.val {name}} is already in the trace as a {old$type} site; it cannot also be a {msg$type} site.", call = NULL)
+  }
+  if (identical(msg$type, "sample")) {
+    cli::cli_abort(c(
+      "Multiple sample sites named {.val {name}}.",
+      i = "Each {.fn sample_site} in one run of a model or guide needs its own name."
+    ), call = NULL)
+  }
+}
+
+# Runs fn(...) under a fresh trace handler and returns list(sites, types, value).
 run_traced <- function(fn, args) {
   h <- new_trace_handler()
   value <- with_handler(h, do.call(fn, args))
-  list(sites = h$rec$sites, value = value)
+  list(sites = h$rec$sites, types = h$rec$types, value = value)
 }
 
 #' Record one run of a model or guide

@@ -1,30 +1,36 @@
 # Model/guide consistency checks run on every pair of importance traces (pyro-semantics 11).
 # Warnings are given once per svi object (the first step that shows them), errors always.
 
-check_model_guide_match <- function(model, guide) {
-  m_lat <- names(model)[vapply(model, function(s) identical(s$type, "sample") && !isTRUE(s$is_observed), TRUE)]
-  g_smp <- names(guide)[vapply(guide, function(s) identical(s$type, "sample"), TRUE)]
+check_model_guide_match <- function(model, guide, m_types = site_types(model),
+                                    g_types = site_types(guide)) {
+  m_smp <- names(model)[m_types == "sample"]
+  m_obs <- vapply(model[m_smp], function(s) s$is_observed, TRUE)
+  m_lat <- m_smp[!m_obs]
+  g_smp <- names(guide)[g_types == "sample"]
   aux <- g_smp[vapply(guide[g_smp], function(s) isTRUE(s$infer$is_auxiliary), TRUE)]
 
-  bad_aux <- intersect(aux, m_lat)
-  if (length(bad_aux)) {
-    svi_warn_once("aux", "Found auxiliary vars in the model: {.val {bad_aux}}.")
+  if (length(aux)) {
+    bad_aux <- intersect(aux, m_lat)
+    if (length(bad_aux)) svi_warn_once("aux", "Found auxiliary vars in the model: {.val {bad_aux}}.")
   }
-  extra <- setdiff(setdiff(g_smp, names(model)), aux)
-  if (length(extra)) {
-    svi_warn_once("guide_only", c(
-      "Found non-auxiliary vars in guide but not model: {.val {extra}}.",
-      i = "Consider marking them {.code infer = list(is_auxiliary = TRUE)}."
-    ))
+  in_model <- g_smp %in% names(model)
+  if (!all(in_model)) {
+    extra <- setdiff(g_smp[!in_model], aux)
+    if (length(extra)) {
+      svi_warn_once("guide_only", c(
+        "Found non-auxiliary vars in guide but not model: {.val {extra}}.",
+        i = "Consider marking them {.code infer = list(is_auxiliary = TRUE)}."
+      ))
+    }
   }
-  missing_in_guide <- setdiff(m_lat, g_smp)
-  if (length(missing_in_guide)) {
+  in_guide <- m_lat %in% g_smp
+  if (!all(in_guide)) {
     svi_warn_once("model_only", c(
-      "Found vars in model but not guide: {.val {missing_in_guide}}.",
+      "Found vars in model but not guide: {.val {m_lat[!in_guide]}}.",
       i = "They are drawn from the prior at every step, which adds variance and fits nothing."
     ))
   }
-  for (nm in intersect(m_lat, g_smp)) {
+  for (nm in m_lat[in_guide]) {
     ms <- model[[nm]]
     gs <- guide[[nm]]
     me <- dist_event_dim(ms$fn)
@@ -41,20 +47,21 @@ check_model_guide_match <- function(model, guide) {
       )
     }
   }
-  m_plates <- names(model)[vapply(model, function(s) identical(s$type, "subsample"), TRUE)]
-  g_plates <- names(guide)[vapply(guide, function(s) identical(s$type, "subsample"), TRUE)]
-  extra_plates <- setdiff(g_plates, m_plates)
+  g_plates <- names(guide)[g_types == "subsample"]
+  extra_plates <- g_plates[!g_plates %in% names(model)[m_types == "subsample"]]
   if (length(extra_plates)) {
     svi_warn_once("guide_plates", "Found plate statements in guide but not model: {.val {extra_plates}}.")
   }
   invisible()
 }
 
+site_types <- function(sites) vapply(sites, function(s) s$type, "")
+
 # A site's batch shape after broadcasting over its plates (plate dims, then any others).
 site_batch_shape <- function(site) {
   bs <- as.integer(dist_batch_shape(site$fn))
   if (length(bs) && prod(bs) == 1L) bs <- integer(0)
-  if (!length(bs) && length(site$frames)) bs <- frames_shape(site$frames)
+  if (!length(bs) && length(site$frames)) bs <- site_plate_shape(site)
   bs
 }
 

@@ -148,6 +148,118 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_param_ok
+bool cpp_param_ok(SEXP x, const char* rule);
+RcppExport SEXP _svi_cpp_param_ok(SEXP xSEXP, SEXP ruleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    Rcpp::traits::input_parameter< const char* >::type rule(ruleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_param_ok(x, rule));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_params_broadcast_ok
+bool cpp_params_broadcast_ok(SEXP params);
+RcppExport SEXP _svi_cpp_params_broadcast_ok(SEXP paramsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type params(paramsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_params_broadcast_ok(params));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dist_new
+SEXP cpp_dist_new(SEXP params, SEXP name, SEXP family, int event_dim, bool rsample);
+RcppExport SEXP _svi_cpp_dist_new(SEXP paramsSEXP, SEXP nameSEXP, SEXP familySEXP, SEXP event_dimSEXP, SEXP rsampleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type params(paramsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type event_dim(event_dimSEXP);
+    Rcpp::traits::input_parameter< bool >::type rsample(rsampleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_new(params, name, family, event_dim, rsample));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_value_shape
+SEXP cpp_value_shape(SEXP x);
+RcppExport SEXP _svi_cpp_value_shape(SEXP xSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type x(xSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_value_shape(x));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tape_grads
+SEXP cpp_tape_grads(SEXP leaves);
+RcppExport SEXP _svi_cpp_tape_grads(SEXP leavesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type leaves(leavesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tape_grads(leaves));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tensor_total
+SEXP cpp_tensor_total(SEXP xs);
+RcppExport SEXP _svi_cpp_tensor_total(SEXP xsSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type xs(xsSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tensor_total(xs));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_dist_make
+SEXP cpp_dist_make(SEXP params, SEXP rules, SEXP name, SEXP family, int event_dim, bool rsample);
+RcppExport SEXP _svi_cpp_dist_make(SEXP paramsSEXP, SEXP rulesSEXP, SEXP nameSEXP, SEXP familySEXP, SEXP event_dimSEXP, SEXP rsampleSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type params(paramsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type rules(rulesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type family(familySEXP);
+    Rcpp::traits::input_parameter< int >::type event_dim(event_dimSEXP);
+    Rcpp::traits::input_parameter< bool >::type rsample(rsampleSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_make(params, rules, name, family, event_dim, rsample));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_site_log_prob
+SEXP cpp_site_log_prob(SEXP site);
+RcppExport SEXP _svi_cpp_site_log_prob(SEXP siteSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type site(siteSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_site_log_prob(site));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_elbo_reparam
+SEXP cpp_elbo_reparam(SEXP model, SEXP guide);
+RcppExport SEXP _svi_cpp_elbo_reparam(SEXP modelSEXP, SEXP guideSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type model(modelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide(guideSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_elbo_reparam(model, guide));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sites_key
+std::string cpp_sites_key(SEXP model, SEXP guide);
+RcppExport SEXP _svi_cpp_sites_key(SEXP modelSEXP, SEXP guideSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type model(modelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide(guideSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sites_key(model, guide));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_ops
 SEXP cpp_tensor_ops(const char* op, SEXP e1, SEXP e2);
 RcppExport SEXP _svi_cpp_tensor_ops(SEXP opSEXP, SEXP e1SEXP, SEXP e2SEXP) {
@@ -289,6 +401,19 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< double >::type gamma(gammaSEXP);
     Rcpp::traits::input_parameter< Rcpp::NumericVector >::type milestones(milestonesSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_optim_schedule_lr(kind, lr, epoch, step_size, gamma, milestones));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_optim_step_all
+SEXP cpp_optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer);
+RcppExport SEXP _svi_cpp_optim_step_all(SEXP statesSEXP, SEXP valuesSEXP, SEXP gradsSEXP, SEXP optimizerSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type states(statesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type values(valuesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type grads(gradsSEXP);
+    Rcpp::traits::input_parameter< std::string >::type optimizer(optimizerSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_optim_step_all(states, values, grads, optimizer));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -523,6 +648,16 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_dist_sample", (DL_FUNC) &_svi_cpp_dist_sample, 5},
     {"_svi_cpp_kl_divergence", (DL_FUNC) &_svi_cpp_kl_divergence, 2},
     {"_svi_cpp_cholesky", (DL_FUNC) &_svi_cpp_cholesky, 1},
+    {"_svi_cpp_param_ok", (DL_FUNC) &_svi_cpp_param_ok, 2},
+    {"_svi_cpp_params_broadcast_ok", (DL_FUNC) &_svi_cpp_params_broadcast_ok, 1},
+    {"_svi_cpp_dist_new", (DL_FUNC) &_svi_cpp_dist_new, 5},
+    {"_svi_cpp_value_shape", (DL_FUNC) &_svi_cpp_value_shape, 1},
+    {"_svi_cpp_tape_grads", (DL_FUNC) &_svi_cpp_tape_grads, 1},
+    {"_svi_cpp_tensor_total", (DL_FUNC) &_svi_cpp_tensor_total, 1},
+    {"_svi_cpp_dist_make", (DL_FUNC) &_svi_cpp_dist_make, 6},
+    {"_svi_cpp_site_log_prob", (DL_FUNC) &_svi_cpp_site_log_prob, 1},
+    {"_svi_cpp_elbo_reparam", (DL_FUNC) &_svi_cpp_elbo_reparam, 2},
+    {"_svi_cpp_sites_key", (DL_FUNC) &_svi_cpp_sites_key, 2},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},
@@ -535,6 +670,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_reshape", (DL_FUNC) &_svi_cpp_tensor_reshape, 2},
     {"_svi_cpp_optim_step", (DL_FUNC) &_svi_cpp_optim_step, 8},
     {"_svi_cpp_optim_schedule_lr", (DL_FUNC) &_svi_cpp_optim_schedule_lr, 6},
+    {"_svi_cpp_optim_step_all", (DL_FUNC) &_svi_cpp_optim_step_all, 4},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
     {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},

@@ -17,9 +17,15 @@ struct GlueTape {
   std::uint32_t serial = 0;  // 0 when not recording
   SEXP keep = R_NilValue;    // VECSXP of R objects whose memory constant nodes map
   int nkeep = 0;
+  // Large double vectors already checked for NA/NaN (data passed step after step). Holding a
+  // reference makes R copy rather than modify them in place, so a hit means unchanged data.
+  SEXP clean = R_NilValue;
+  int nclean = 0;
   ~GlueTape();
   void hold(SEXP x);
   void release();
+  bool known_clean(SEXP x) const;
+  void mark_clean(SEXP x);
 };
 
 GlueTape* tape_from_xptr(SEXP xp);

@@ -3,6 +3,7 @@
 // parameters, one backward pass, and the same optimizer update as the dynamic path.
 #include "glue.h"
 #include "optim_slot.h"
+#include "r_list.h"
 #include <cmath>
 
 using namespace glue;
@@ -73,12 +74,7 @@ std::vector<double> as_values(SEXP x, R_xlen_t n, const std::string& what) {
   return std::vector<double>(REAL(x), REAL(x) + n);
 }
 
-SEXP elt(SEXP list, const char* name) {
-  SEXP nms = Rf_getAttrib(list, R_NamesSymbol);
-  for (R_xlen_t i = 0; i < Rf_xlength(list); ++i)
-    if (std::string(CHAR(STRING_ELT(nms, i))) == name) return VECTOR_ELT(list, i);
-  return R_NilValue;
-}
+SEXP elt(SEXP list, const char* name) { return list_elt(list, name); }
 
 }  // namespace
 

@@ -7,17 +7,14 @@
 #include <string>
 #include <svi/optim/optim.hpp>
 #include "optim_slot.h"
+#include "r_list.h"
 
 namespace {
 
 [[noreturn]] void fail(const std::string& msg) { throw svi::Error(msg); }
 
-SEXP elt(SEXP list, const char* name) {
-  SEXP nms = Rf_getAttrib(list, R_NamesSymbol);
-  for (R_xlen_t i = 0; i < Rf_xlength(list); ++i)
-    if (!std::strcmp(CHAR(STRING_ELT(nms, i)), name)) return VECTOR_ELT(list, i);
-  return R_NilValue;
-}
+using glue::list_elt;
+SEXP elt(SEXP list, const char* name) { return list_elt(list, name); }
 
 double num(SEXP list, const char* name, double dflt) {
   SEXP x = elt(list, name);
@@ -174,4 +171,56 @@ double cpp_optim_schedule_lr(std::string kind, double lr, double epoch, double s
   s.gamma = gamma;
   for (double m : milestones) s.milestones.push_back(static_cast<long long>(m));
   return svi::optim::schedule_next_lr(s, lr, static_cast<long long>(epoch));
+}
+
+// One update of several parameters with one optimizer (the dynamic step's batch): states,
+// values and grads are parallel lists (states as in R/optim-state.R). Returns
+// list(values, states) with the new values (attributes kept) and states, or NULL when any
+// parameter has no state yet, belongs to another optimizer or does not fit its gradient:
+// R then takes its parameter-by-parameter path, which creates states and explains errors.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer) {
+  const R_xlen_t np = Rf_xlength(states);
+  if (Rf_xlength(values) != np || Rf_xlength(grads) != np) return R_NilValue;
+  SEXP names = Rf_getAttrib(grads, R_NamesSymbol);
+  for (R_xlen_t k = 0; k < np; ++k) {
+    SEXP st = VECTOR_ELT(states, k), th = VECTOR_ELT(values, k), gr = VECTOR_ELT(grads, k);
+    SEXP kind = elt(st, "optimizer");
+    if (TYPEOF(st) != VECSXP || TYPEOF(kind) != STRSXP || optimizer != CHAR(STRING_ELT(kind, 0)))
+      return R_NilValue;
+    if (TYPEOF(th) != REALSXP || TYPEOF(gr) != REALSXP || Rf_xlength(th) != Rf_xlength(gr))
+      return R_NilValue;
+  }
+  SEXP new_values = PROTECT(Rf_allocVector(VECSXP, np));
+  SEXP new_states = PROTECT(Rf_allocVector(VECSXP, np));
+  for (R_xlen_t k = 0; k < np; ++k) {
+    SEXP st = VECTOR_ELT(states, k), th = VECTOR_ELT(values, k), gr = VECTOR_ELT(grads, k);
+    std::string name = names == R_NilValue ? std::to_string(k + 1) : CHAR(STRING_ELT(names, k));
+    const R_xlen_t n = Rf_xlength(th);
+    glue::OptimSlot slot(optimizer, name, n, Rf_asReal(elt(st, "step")), Rf_asReal(elt(st, "lr")),
+                         elt(st, "buffers"), elt(st, "settings"));
+    SEXP value = Rf_duplicate(th);  // keeps attributes
+    SET_VECTOR_ELT(new_values, k, value);
+    slot.update(REAL(value), REAL(gr));
+    SEXP ns = Rf_shallow_duplicate(st);
+    SET_VECTOR_ELT(new_states, k, ns);
+    SEXP nms = Rf_getAttrib(ns, R_NamesSymbol);
+    for (R_xlen_t i = 0; i < Rf_xlength(ns); ++i) {
+      const char* f = CHAR(STRING_ELT(nms, i));
+      if (!std::strcmp(f, "step")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(double(slot.step)));
+      else if (!std::strcmp(f, "lr")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(slot.lr));
+      else if (!std::strcmp(f, "buffers")) SET_VECTOR_ELT(ns, i, slot.buffers_to_r());
+    }
+  }
+  Rf_setAttrib(new_values, R_NamesSymbol, names);
+  Rf_setAttrib(new_states, R_NamesSymbol, names);
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SET_VECTOR_ELT(out, 0, new_values);
+  SET_VECTOR_ELT(out, 1, new_states);
+  SEXP onames = PROTECT(Rf_allocVector(STRSXP, 2));
+  SET_STRING_ELT(onames, 0, Rf_mkChar("values"));
+  SET_STRING_ELT(onames, 1, Rf_mkChar("states"));
+  Rf_setAttrib(out, R_NamesSymbol, onames);
+  UNPROTECT(4);
+  return out;
 }

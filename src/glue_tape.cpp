@@ -52,6 +52,33 @@ void GlueTape::release() {
     keep = R_NilValue;
   }
   nkeep = 0;
+  if (clean != R_NilValue) {
+    R_ReleaseObject(clean);
+    clean = R_NilValue;
+  }
+  nclean = 0;
+}
+
+namespace {
+constexpr int kCleanSlots = 8;         // data vectors remembered per tape
+constexpr R_xlen_t kCleanMinLength = 256;  // shorter ones are cheaper to rescan
+}  // namespace
+
+bool GlueTape::known_clean(SEXP x) const {
+  if (clean == R_NilValue) return false;
+  for (int i = 0; i < kCleanSlots; ++i)
+    if (VECTOR_ELT(clean, i) == x) return true;
+  return false;
+}
+
+void GlueTape::mark_clean(SEXP x) {
+  if (Rf_xlength(x) < kCleanMinLength) return;
+  if (clean == R_NilValue) {
+    clean = Rf_allocVector(VECSXP, kCleanSlots);
+    R_PreserveObject(clean);
+  }
+  SET_VECTOR_ELT(clean, nclean % kCleanSlots, x);  // oldest out
+  ++nclean;
 }
 
 GlueTape* tape_from_xptr(SEXP xp) {
@@ -153,10 +180,13 @@ int as_node(GlueTape& g, SEXP x, const char* what) {
   switch (TYPEOF(x)) {
     case REALSXP: {
       const double* v = REAL(x);
-      for (R_xlen_t i = 0; i < s.n; ++i)
-        if (std::isnan(v[i]))
-          fail(std::string(what) + " contains NA or NaN (at position " + std::to_string(i + 1) +
-               "); svi does not propagate missing values through the tape");
+      if (!g.known_clean(x)) {
+        for (R_xlen_t i = 0; i < s.n; ++i)
+          if (std::isnan(v[i]))
+            fail(std::string(what) + " contains NA or NaN (at position " + std::to_string(i + 1) +
+                 "); svi does not propagate missing values through the tape");
+        g.mark_clean(x);
+      }
       g.hold(x);
       return g.tape.constant_ref(v, s);
     }
