@@ -1,0 +1,63 @@
+# The shortcuts the dynamic step takes (see ARCHITECTURE.md, "The lean dynamic path") must
+# not change what a step computes or what it catches.
+
+test_that("the model/guide checks run again when the structure changes between steps", {
+  model <- function(n) sample_site("z", dist_normal(numeric(3), 1))
+  guide <- function(n) sample_site("z", dist_normal(param("m", 0) + numeric(n), 1))
+  set.seed(1)
+  s <- svi(model, guide, adam(), trace_elbo())
+  expect_no_error(svi_step(s, 3))
+  expect_no_error(svi_step(s, 3))
+  expect_error(svi_step(s, 4), "shapes disagree at site \"z\": \\[3\\] vs \\[4\\]")
+  expect_no_error(svi_step(s, 3))
+})
+
+test_that("data changed after a step is checked again for missing values", {
+  set.seed(1)
+  X <- matrix(rnorm(600), 300, 2)
+  y <- rnorm(300)
+  model <- function(X, y) {
+    w <- sample_site("w", dist_normal(c(0, 0), 1))
+    plate("data", nrow(X), function(i) sample_site("y", dist_normal(X %*% w, 1), obs = y))
+  }
+  guide <- function(X, y) sample_site("w", dist_normal(param("w_loc", c(0, 0)), 1))
+  s <- svi(model, guide, adam(), trace_elbo())
+  expect_no_error(svi_step(s, X, y))
+  expect_no_error(svi_step(s, X, y))   # the same X: its NA scan is remembered
+  X[7, 2] <- NA                        # R copies X here (svi holds a reference to it)
+  expect_error(svi_step(s, X, y), "contains NA or NaN \\(at position 307\\)")
+})
+
+test_that("a step's batched optimizer update equals the per-parameter one", {
+  model <- function() {
+    sample_site("a", dist_normal(0, 1))
+    sample_site("b", dist_gamma(2, 1))
+  }
+  guide <- function() {
+    sample_site("a", dist_normal(param("am", 0.5), param("as", 0.7, constraint = constraint_positive())))
+    sample_site("b", dist_lognormal(param("bm", 0), 0.5))
+  }
+  opt <- adam(lr = 0.05)
+  s <- svi(model, guide, opt, trace_elbo())
+  set.seed(3)
+  svi_step(s)                          # creates parameters and optimizer states
+  values <- s$store$values
+  state <- svi:::optim_state_new()
+  svi:::optim_state_set(state, svi:::optim_state_get(s$optim_state))
+  set.seed(4)
+  g <- elbo_loss_and_grads(trace_elbo(), model, guide, store = s$store)$grads
+  set.seed(4)
+  svi_step(s)
+  for (nm in names(g)) {
+    by_hand <- svi:::optim_update(opt, state, nm, values[[nm]], g[[nm]])
+    expect_identical(s$store$values[[nm]], by_hand)
+    expect_identical(s$optim_state$params[[nm]]$buffers, state$params[[nm]]$buffers)
+  }
+})
+
+test_that("fixed constraints are shared objects with the documented behaviour", {
+  expect_identical(constraint_positive(), constraint_positive())
+  expect_identical(constraint_forward(constraint_positive(), 0), 1)
+  expect_identical(constraint_real()$event_dim, 0L)
+  expect_identical(constraint_real(1)$event_dim, 1L)
+})
