@@ -3,59 +3,169 @@
 # after installing the package (R CMD INSTALL .). Each script prints one JSON line per mode.
 suppressPackageStartupMessages(library(svi))
 
-# Median seconds per step over `steps` steps of `step()`, after `warmup` steps, timing blocks
-# of `block` steps (a single step is too short for the clock).
-time_steps <- function(step, steps = 1000, warmup = 100, block = 10) {
-  for (i in seq_len(warmup)) step()
-  blocks <- ceiling(steps / block)
-  t <- numeric(blocks)
-  for (b in seq_len(blocks)) {
-    t0 <- proc.time()[["elapsed"]]
-    for (i in seq_len(block)) step()
-    t[b] <- (proc.time()[["elapsed"]] - t0) / block
+# ---- clocks ---------------------------------------------------------------------------------
+# proc.time() rounds to 1 ms, too coarse for a compiled step (~10 us) timed in short blocks, and
+# /proc/self/schedstat only advances at scheduler ticks for a running thread. Wall clock:
+# Sys.time() (microsecond resolution on Linux). CPU clock: clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
+# (user + system of the whole process, nanoseconds) through a five-line C helper built once per
+# session with R CMD SHLIB; proc.time() when that cannot be built.
+wall_now <- function() as.numeric(Sys.time())
+
+cpu_clock_lib <- local({
+  dir <- file.path(tempdir(), "svi_bench_clock")
+  dir.create(dir, showWarnings = FALSE)
+  src <- file.path(dir, "cpu_clock.c")
+  writeLines(c("#include <time.h>", "#include <Rinternals.h>",
+               "SEXP svi_bench_cpu(void) {",
+               "  struct timespec t; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);",
+               "  return Rf_ScalarReal((double) t.tv_sec + 1e-9 * (double) t.tv_nsec);",
+               "}"), src)
+  so <- file.path(dir, paste0("cpu_clock", .Platform$dynlib.ext))
+  out <- suppressWarnings(system2(file.path(R.home("bin"), "R"), c("CMD", "SHLIB", "-o", shQuote(so), shQuote(src)),
+                 stdout = TRUE, stderr = TRUE))
+  if (file.exists(so)) tryCatch(dyn.load(so), error = function(e) NULL) else {
+    message("bench: the CPU clock helper did not build, CPU times have 1 ms resolution:\n",
+            paste(out, collapse = "\n"))
+    NULL
   }
-  stats::median(t)
+})
+cpu_now <- if (!is.null(cpu_clock_lib)) {
+  function() .Call("svi_bench_cpu", PACKAGE = "cpu_clock")
+} else {
+  function() { p <- proc.time(); p[["user.self"]] + p[["sys.self"]] }
 }
 
-# Peak resident memory of this process so far, in MB (Linux).
-peak_mb <- function() {
+# CPU seconds (user + system) of the whole process, 1 ms resolution: a cross-check over a long
+# stretch (every thread included).
+process_cpu <- function() { p <- proc.time(); p[["user.self"]] + p[["sys.self"]] }
+
+load_avg <- function() {
+  if (!file.exists("/proc/loadavg")) return(NA_real_)
+  as.numeric(strsplit(readLines("/proc/loadavg"), " ", fixed = TRUE)[[1]][1])
+}
+
+# The modes to run: SVI_BENCH_MODES=compiled (or dynamic) runs one of them only.
+bench_compile_modes <- function() {
+  m <- strsplit(Sys.getenv("SVI_BENCH_MODES", "dynamic,compiled"), ",", fixed = TRUE)[[1]]
+  c(dynamic = FALSE, compiled = TRUE)[intersect(c("dynamic", "compiled"), trimws(m))]
+}
+
+# ---- timing ---------------------------------------------------------------------------------
+# Times `run(n)` (which runs n steps) in blocks after `warmup` steps. The number of timed steps
+# is at least `steps` and enough to fill about `min_time` seconds. A block is `block` steps, or
+# when that is NULL sized to last about `block_time` seconds (at least `min_block` steps); the
+# clocks' own cost (read around an empty block) is subtracted. Returns a timing: median
+# wall-clock and CPU seconds per step over the blocks, the process's mean CPU per step over the
+# whole stretch, and the counts.
+time_blocks <- function(run, steps = 1000, warmup = 100, min_time = 1, block = NULL,
+                        block_time = 0.01, min_block = 1, max_steps = 2e5) {
+  run(warmup)
+  w0 <- wall_now()
+  run(max(10L, warmup %/% 2L))    # the rate, after warm-up (the first steps can be slow)
+  per <- max((wall_now() - w0) / max(10L, warmup %/% 2L), 1e-7)
+  if (is.null(block)) block <- max(min_block, as.integer(ceiling(block_time / per)))
+  total <- min(max_steps, max(steps, ceiling(min_time / per)))
+  blocks <- max(10L, as.integer(ceiling(total / block)))
+  ow <- oc <- numeric(50)
+  for (b in seq_along(ow)) {
+    c0 <- cpu_now(); t0 <- wall_now(); t1 <- wall_now(); c1 <- cpu_now()
+    ow[b] <- t1 - t0
+    oc[b] <- c1 - c0
+  }
+  ow <- stats::median(ow)
+  oc <- stats::median(oc)
+  wall <- cpu <- numeric(blocks)
+  p0 <- process_cpu()
+  for (b in seq_len(blocks)) {
+    c0 <- cpu_now()
+    t0 <- wall_now()
+    run(block)
+    t1 <- wall_now()
+    c1 <- cpu_now()
+    wall[b] <- (t1 - t0 - ow) / block
+    cpu[b] <- (c1 - c0 - oc) / block
+  }
+  structure(list(sec = stats::median(wall), cpu = stats::median(cpu),
+                 cpu_mean = (process_cpu() - p0) / (blocks * block),
+                 steps = blocks * block, block = block), class = "bench_timing")
+}
+
+# Median seconds per step of `step()` (one svi step), the dynamic path.
+time_steps <- function(step, steps = 1000, warmup = 100, ...) {
+  time_blocks(function(n) for (i in seq_len(n)) step(), steps = steps, warmup = warmup, ...)
+}
+
+# Runs a compiled svi object in stretches of `block` steps, as svi_run() does (no return to R
+# within a stretch; svi_run's stretch is 100 steps), and times it.
+time_compiled <- function(s, args, steps = 1000, warmup = 100, block = 100, ...) {
+  time_blocks(function(n) svi:::compiled_steps(s, args, n), steps = steps, warmup = warmup,
+              block = block, ...)
+}
+
+# ---- memory ---------------------------------------------------------------------------------
+proc_status_mb <- function(field) {
   s <- readLines("/proc/self/status")
-  as.numeric(gsub("[^0-9]", "", s[grepl("^VmHWM", s)])) / 1024
+  as.numeric(gsub("[^0-9]", "", s[grepl(paste0("^", field, ":"), s)])) / 1024
 }
+# Peak resident memory of this process so far, in MB (Linux).
+peak_mb <- function() proc_status_mb("VmHWM")
+# Current resident memory, in MB.
+rss_mb <- function() proc_status_mb("VmRSS")
 
-report <- function(model, mode, sec, extra = list()) {
-  fields <- c(list(model = model, mode = mode, sec_per_step = signif(sec, 4),
-                   us_per_step = round(sec * 1e6, 1), peak_mb = round(peak_mb(), 1)), extra)
-  vals <- vapply(fields, function(v) if (is.character(v)) paste0("\"", v, "\"") else format(v), "")
+# ---- output ---------------------------------------------------------------------------------
+json_line <- function(fields) {
+  vals <- vapply(fields, function(v) {
+    if (is.character(v)) paste0("\"", v, "\"")
+    else if (length(v) != 1 || is.na(v)) "null"
+    else format(v)
+  }, "")
   cat("{", paste0("\"", names(fields), "\": ", vals, collapse = ", "), "}\n", sep = "")
 }
 
-# Runs a compiled svi object for `steps` steps in stretches (svi_run's way: no return to R
-# per step) and returns the median seconds per step over blocks of `block` steps.
-time_compiled <- function(s, args, steps = 1000, warmup = 100, block = 100) {
-  svi:::compiled_steps(s, args, warmup)
-  blocks <- ceiling(steps / block)
-  t <- numeric(blocks)
-  for (b in seq_len(blocks)) {
-    t0 <- proc.time()[["elapsed"]]
-    svi:::compiled_steps(s, args, block)
-    t[b] <- (proc.time()[["elapsed"]] - t0) / block
-  }
-  stats::median(t)
+# One JSON line for a model and mode. `timing` is a bench_timing (or a plain number of seconds
+# per step, or NA when the mode failed).
+report <- function(model, mode, timing, extra = list()) {
+  t <- if (inherits(timing, "bench_timing")) timing
+       else list(sec = timing, cpu = NA_real_, cpu_mean = NA_real_, steps = NA, block = NA)
+  us <- function(x) round(x * 1e6, 2)
+  fields <- c(list(model = model, mode = mode, sec_per_step = signif(t$sec, 4),
+                   us_per_step = us(t$sec), cpu_us_per_step = us(t$cpu),
+                   cpu_mean_us_per_step = us(t$cpu_mean), steps = t$steps, block = t$block,
+                   peak_mb = round(peak_mb(), 1), load = load_avg()), extra)
+  json_line(fields)
 }
 
+# ---- the floor ------------------------------------------------------------------------------
 # Builds and runs the hand-written floor (../shared/bench/logreg_floor.cpp) with the compiler
-# and optimization flags R uses for packages; returns its seconds per step.
+# and optimization flags R uses for packages (CXX17, CXX17FLAGS). The compiler's output (Eigen
+# prints hundreds of warnings) is shown only when the build fails. Returns the floor's own
+# figure (wall-clock seconds per step, mean over `steps` steps) and its CPU seconds per step
+# (the child's user + system time, less that of a zero-step run: the data set-up).
 run_floor <- function(steps = 2000) {
+  none <- list(sec = NA_real_, cpu = NA_real_)
   src <- Sys.getenv("SVI_FLOOR_SRC", "../shared/bench/logreg_floor.cpp")
-  if (!file.exists(src)) return(NA_real_)
+  if (!file.exists(src)) {
+    message("floor: ", src, " not found (set SVI_FLOOR_SRC)")
+    return(none)
+  }
   exe <- file.path(tempdir(), "logreg_floor")
+  log <- file.path(tempdir(), "logreg_floor.log")
   r <- file.path(R.home("bin"), "R")
   cxx <- system2(r, c("CMD", "config", "CXX17"), stdout = TRUE)
   flags <- system2(r, c("CMD", "config", "CXX17FLAGS"), stdout = TRUE)
   eigen <- system.file("include", package = "RcppEigen")
-  cmd <- paste(cxx, flags, "-DNDEBUG", paste0("-I", shQuote(eigen)), shQuote(src), "-o", shQuote(exe))
-  if (system(cmd) != 0) return(NA_real_)
+  cmd <- paste(cxx, flags, "-DNDEBUG", paste0("-I", shQuote(eigen)), shQuote(src), "-o",
+               shQuote(exe), ">", shQuote(log), "2>&1")
+  if (system(cmd) != 0) {
+    message("floor: the build failed:\n", cmd, "\n", paste(readLines(log), collapse = "\n"))
+    return(none)
+  }
+  child_cpu <- function() { p <- proc.time(); p[["user.child"]] + p[["sys.child"]] }
+  c0 <- child_cpu()
+  system2(exe, "0", stdout = FALSE)
+  c1 <- child_cpu()
   out <- system2(exe, as.character(steps), stdout = TRUE)
-  as.numeric(sub('.*"floor_sec_per_step": ([0-9.eE+-]+).*', "\\1", out))
+  c2 <- child_cpu()
+  list(sec = as.numeric(sub('.*"floor_sec_per_step": ([0-9.eE+-]+).*', "\\1", out)),
+       cpu = ((c2 - c1) - (c1 - c0)) / steps)
 }

@@ -19,7 +19,7 @@ guide <- function(y, sigma) {
                                    param("eta_scale", rep(1, 8), constraint = constraint_positive())))
   })
 }
-for (compile in c(FALSE, TRUE)) {
+for (compile in bench_compile_modes()) {
   set.seed(2)
   s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = compile)
   sec <- if (compile) time_compiled(s, list(y, sigma)) else time_steps(function() svi_step(s, y, sigma))

@@ -19,18 +19,21 @@ for (N in c(1e5, 1e6)) {
   set.seed(0)
   X <- matrix(rnorm(N * D), N, D)
   y <- as.numeric(runif(N) < plogis(X %*% rnorm(D)))
-  for (compile in c(FALSE, TRUE)) {
+  for (compile in bench_compile_modes()) {
     set.seed(2)
     s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = compile)
-    sec <- if (compile) time_compiled(s, list(X, y)) else time_steps(function() svi_step(s, X, y))
+    t <- if (compile) time_compiled(s, list(X, y)) else time_steps(function() svi_step(s, X, y))
     mode <- if (compile) "compiled" else "dynamic"
-    res[[paste(mode, N)]] <- sec
-    report("minibatch_logistic", mode, sec, list(N = N))
+    res[[paste(mode, N)]] <- t
+    report("minibatch_logistic", mode, t, list(N = N))
   }
   rm(X, y)
   invisible(gc())
 }
-for (mode in c("dynamic", "compiled")) {
-  cat(sprintf("{\"model\": \"minibatch_logistic\", \"mode\": \"%s\", \"ratio_1e6_to_1e5\": %.3f}\n",
-              mode, res[[paste(mode, 1e6)]] / res[[paste(mode, 1e5)]]))
+for (mode in names(bench_compile_modes())) {
+  a <- res[[paste(mode, 1e5)]]
+  b <- res[[paste(mode, 1e6)]]
+  json_line(list(model = "minibatch_logistic", mode = mode,
+                 ratio_1e6_to_1e5 = round(b$sec / a$sec, 3),
+                 cpu_ratio_1e6_to_1e5 = round(b$cpu / a$cpu, 3)))
 }

@@ -9,7 +9,7 @@ guide <- function(y) {
 }
 set.seed(1)
 y <- rnorm(1000, 3)
-for (compile in c(FALSE, TRUE)) {
+for (compile in bench_compile_modes()) {
   set.seed(2)
   s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = compile)
   sec <- if (compile) time_compiled(s, list(y)) else time_steps(function() svi_step(s, y))
