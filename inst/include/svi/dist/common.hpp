@@ -6,6 +6,7 @@
 // accumulation and parameter checks. Inputs broadcast as shape.hpp does: length-1 inputs
 // against anything, otherwise equal shapes.
 #pragma once
+#include <type_traits>
 #include <cmath>
 #include <string>
 #include "../tape.hpp"
@@ -90,6 +91,15 @@ struct Inputs {
 // partials at a point where f is finite), check(const double* a, int& j) -> rule or nullptr
 // (j: the offending input), dist and arg(j) naming them in the error.
 // Where f is not finite (out of support) the gradient is zero, never NaN.
+// Optionally, F also provides fixed_inputs (the inputs check() looks at, from index
+// F::first_checked on) and f_fixed(a, cache) / prepare(a, cache): when all checked inputs are
+// broadcast scalars they are checked once and prepare() precomputes what depends on them
+// alone (e.g. log(sd)); f_fixed() must then return exactly what f() would.
+template <class F, class = void>
+struct HasFixed : std::false_type {};
+template <class F>
+struct HasFixed<F, std::void_t<decltype(F::first_checked)>> : std::true_type {};
+
 template <class F>
 struct Elementwise {
   static void fwd(Tape& t, Node& o) {
@@ -97,6 +107,22 @@ struct Elementwise {
     const Eigen::Index n = o.shape.n;
     o.own.resize(n);
     double a[F::K];
+    if constexpr (HasFixed<F>::value) {
+      bool fixed = n > 0;
+      for (int j = F::first_checked; j < F::K; ++j) fixed = fixed && in.st[j] == 0;
+      if (fixed) {  // scalar parameters: check them once, precompute, then only x varies
+        in.at(0, a);
+        int j = -1;
+        if (const char* rule = F::check(a, j)) bad_param(F::dist, F::arg(j), rule, a[j], 0, in.n[j]);
+        double cache[4];
+        F::prepare(a, cache);
+        for (Eigen::Index i = 0; i < n; ++i) {
+          in.at(i, a);
+          o.own[i] = F::f_fixed(a, cache);
+        }
+        return;
+      }
+    }
     for (Eigen::Index i = 0; i < n; ++i) {
       in.at(i, a);
       int j = -1;
@@ -156,6 +182,15 @@ struct LogProbFn {
   }
   static double f(const double* a) { return D::lp(a[0], a + 1); }
   static void df(const double* a, double* g) { D::dlp(a[0], a + 1, g); }
+};
+
+// LogProbFn for distributions whose log-density has a part that depends on the parameters
+// only: D also provides lp_prepare(p, cache) and lp_fixed(x, p, cache) (see Elementwise).
+template <class D>
+struct LogProbFnFixed : LogProbFn<D> {
+  static constexpr int first_checked = 1;   // check() looks at the parameters only
+  static void prepare(const double* a, double* cache) { D::lp_prepare(a + 1, cache); }
+  static double f_fixed(const double* a, const double* cache) { return D::lp_fixed(a[0], a + 1, cache); }
 };
 
 // ---- Sampler<D>: draws of D's batch (times `reps`), with reparameterized gradients --------

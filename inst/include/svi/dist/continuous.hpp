@@ -43,9 +43,17 @@ struct Normal {
     double z = (x - p[0]) / p[1];
     return -(kLogSqrt2Pi + 0.5 * z * z + std::log(p[1]));
   }
+  // lp() with log(sd) computed once for a scalar sd (the same arithmetic, so the same bits)
+  static void lp_prepare(const double* p, double* cache) { cache[0] = std::log(p[1]); }
+  static double lp_fixed(double x, const double* p, const double* cache) {
+    if (!std::isfinite(x)) return -kInf;
+    double z = (x - p[0]) / p[1];
+    return -(kLogSqrt2Pi + 0.5 * z * z + cache[0]);
+  }
   static void dlp(double x, const double* p, double* g) {
     double z = (x - p[0]) / p[1];
-    g[0] = -z / p[1]; g[1] = z / p[1]; g[2] = (z * z - 1) / p[1];
+    double zs = z / p[1];   // -z / sd and z / sd, one division
+    g[0] = -zs; g[1] = zs; g[2] = (z * z - 1) / p[1];
   }
   static constexpr int NOISE = 1;
   static constexpr bool REPARAM = true;

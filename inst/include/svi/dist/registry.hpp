@@ -21,8 +21,16 @@ struct Family {
   bool reparam;  // whether draws can carry gradients at all
 };
 
+template <class D, class = void>
+struct HasLpPrepare : std::false_type {};
 template <class D>
-int lp_make(Tape& t, const int* ins) { return Elementwise<LogProbFn<D>>::make(t, ins); }
+struct HasLpPrepare<D, std::void_t<decltype(&D::lp_prepare)>> : std::true_type {};
+
+template <class D>
+int lp_make(Tape& t, const int* ins) {
+  if constexpr (HasLpPrepare<D>::value) return Elementwise<LogProbFnFixed<D>>::make(t, ins);
+  else return Elementwise<LogProbFn<D>>::make(t, ins);
+}
 template <class D>
 int sample_make(Tape& t, const int* ins, int reps, bool reparam) {
   return Sampler<D>::make(t, ins, reps, reparam);
