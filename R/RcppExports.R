@@ -177,6 +177,18 @@ cpp_tape_constant <- function(x) {
     .Call(`_svi_cpp_tape_constant`, x)
 }
 
+cpp_tracegraph_mark <- function(v, id) {
+    .Call(`_svi_cpp_tracegraph_mark`, v, id)
+}
+
+cpp_tracegraph_costs <- function(terms, signs, term_frames, ids, site_frames) {
+    .Call(`_svi_cpp_tracegraph_costs`, terms, signs, term_frames, ids, site_frames)
+}
+
+cpp_tracegraph_decay <- function(cost, old, beta) {
+    .Call(`_svi_cpp_tracegraph_decay`, cost, old, beta)
+}
+
 cpp_transform <- function(kind, dir, x, a, b) {
     .Call(`_svi_cpp_transform`, kind, dir, x, a, b)
 }

@@ -495,6 +495,43 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tracegraph_mark
+SEXP cpp_tracegraph_mark(SEXP v, int id);
+RcppExport SEXP _svi_cpp_tracegraph_mark(SEXP vSEXP, SEXP idSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type v(vSEXP);
+    Rcpp::traits::input_parameter< int >::type id(idSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_mark(v, id));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_costs
+SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SEXP site_frames);
+RcppExport SEXP _svi_cpp_tracegraph_costs(SEXP termsSEXP, SEXP signsSEXP, SEXP term_framesSEXP, SEXP idsSEXP, SEXP site_framesSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type terms(termsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type signs(signsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type term_frames(term_framesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type ids(idsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type site_frames(site_framesSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_costs(terms, signs, term_frames, ids, site_frames));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_decay
+SEXP cpp_tracegraph_decay(SEXP cost, SEXP old, double beta);
+RcppExport SEXP _svi_cpp_tracegraph_decay(SEXP costSEXP, SEXP oldSEXP, SEXP betaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cost(costSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type old(oldSEXP);
+    Rcpp::traits::input_parameter< double >::type beta(betaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_decay(cost, old, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_transform
 SEXP cpp_transform(int kind, int dir, SEXP x, double a, double b);
 RcppExport SEXP _svi_cpp_transform(SEXP kindSEXP, SEXP dirSEXP, SEXP xSEXP, SEXP aSEXP, SEXP bSEXP) {
@@ -555,6 +592,9 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_length", (DL_FUNC) &_svi_cpp_tensor_length, 1},
     {"_svi_cpp_tensor_is_live", (DL_FUNC) &_svi_cpp_tensor_is_live, 1},
     {"_svi_cpp_tape_constant", (DL_FUNC) &_svi_cpp_tape_constant, 1},
+    {"_svi_cpp_tracegraph_mark", (DL_FUNC) &_svi_cpp_tracegraph_mark, 2},
+    {"_svi_cpp_tracegraph_costs", (DL_FUNC) &_svi_cpp_tracegraph_costs, 5},
+    {"_svi_cpp_tracegraph_decay", (DL_FUNC) &_svi_cpp_tracegraph_decay, 3},
     {"_svi_cpp_transform", (DL_FUNC) &_svi_cpp_transform, 5},
     {NULL, NULL, 0}
 };
