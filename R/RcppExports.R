@@ -181,12 +181,20 @@ cpp_tracegraph_mark <- function(v, id) {
     .Call(`_svi_cpp_tracegraph_mark`, v, id)
 }
 
-cpp_tracegraph_costs <- function(terms, signs, term_frames, ids, site_frames) {
-    .Call(`_svi_cpp_tracegraph_costs`, terms, signs, term_frames, ids, site_frames)
+cpp_tracegraph_costs <- function(model, guide, model_lp, guide_lp) {
+    .Call(`_svi_cpp_tracegraph_costs`, model, guide, model_lp, guide_lp)
 }
 
 cpp_tracegraph_decay <- function(cost, old, beta) {
     .Call(`_svi_cpp_tracegraph_decay`, cost, old, beta)
+}
+
+cpp_tracegraph_elbo <- function(model_lp, guide_lp, reparam) {
+    .Call(`_svi_cpp_tracegraph_elbo`, model_lp, guide_lp, reparam)
+}
+
+cpp_tracegraph_score <- function(surrogate, score, cost, baseline) {
+    .Call(`_svi_cpp_tracegraph_score`, surrogate, score, cost, baseline)
 }
 
 cpp_transform <- function(kind, dir, x, a, b) {

@@ -118,15 +118,21 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
   guide <- traces$guide
   model_lp <- lapply(model, site_log_prob)
   guide_lp <- lapply(guide, site_log_prob)
-  guide_sum <- lapply(guide_lp, sum)
-  # the ELBO stays on the tape when one records (as for trace_elbo()), else it is a number
-  model_total <- Reduce(`+`, lapply(model_lp, sum), 0)
-  elbo <- model_total - Reduce(`+`, guide_sum, 0)
-  if (!training) return(list(elbo = elbo, surrogate = 0))
-
-  surrogate <- model_total
-  for (nm in names(guide)) {
-    if (isTRUE(attr(guide[[nm]]$fn, "svi_rsample"))) surrogate <- surrogate - guide_sum[[nm]]
+  reparam <- vapply(guide, function(g) isTRUE(attr(g$fn, "svi_rsample")), NA)  # site_reparam()
+  # elbo = sum of log p - sum of log q; the surrogate starts from the same model part, minus
+  # log q of the reparameterized guide sites. On a recording tape, one call records it.
+  r <- if (training) .Call(`_svi_cpp_tracegraph_elbo`, model_lp, guide_lp, reparam)
+  if (is.null(r)) {
+    # the ELBO stays on the tape when one records (as for trace_elbo()), else it is a number
+    guide_sum <- lapply(guide_lp, sum)
+    model_total <- Reduce(`+`, lapply(model_lp, sum), 0)
+    elbo <- model_total - Reduce(`+`, guide_sum, 0)
+    if (!training) return(list(elbo = elbo, surrogate = 0))
+    surrogate <- model_total
+    for (nm in names(guide)[reparam]) surrogate <- surrogate - guide_sum[[nm]]
+  } else {
+    elbo <- r[[1L]]
+    surrogate <- r[[2L]]
   }
   dc <- downstream_costs(model, guide, model_lp, guide_lp)
   for (q in seq_along(dc$site)) {
@@ -134,10 +140,15 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
     g <- guide[[nm]]
     cost <- dc$cost[[q]]   # detached: no gradient flows through it
     bl <- site_baseline(g, cost)
-    w <- if (is.null(bl$value)) cost else cost - detach_value(bl$value)
     # the score function is neither scaled nor masked
     score <- if (identical(g$scale, 1) && is.null(g$mask)) guide_lp[[nm]] else site_log_prob_raw(g)
-    surrogate <- surrogate + sum(score * w)
+    # surrogate + sum(score * (cost - detach(baseline))), in one call on a recording tape
+    s <- .Call(`_svi_cpp_tracegraph_score`, surrogate, score, cost, bl$value)
+    if (is.null(s)) {
+      w <- if (is.null(bl$value)) cost else cost - detach_value(bl$value)
+      s <- surrogate + sum(score * w)
+    }
+    surrogate <- s
     if (!is.null(bl$loss)) surrogate <- surrogate - bl$loss
   }
   list(elbo = elbo, surrogate = surrogate)
@@ -150,17 +161,8 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
 # log p, guide terms as -log q, each reduced from its own site's plates (sum_to_frames'
 # rules). One C++ call reads the provenance and builds the costs.
 downstream_costs <- function(model, guide, model_lp, guide_lp) {
-  none <- list(site = character(), terms = list(), cost = list())
-  sites <- guide[!vapply(guide, function(g) is.null(g$prov_id), NA)]
-  if (!length(sites)) return(none)
-  ids <- vapply(sites, function(g) g$prov_id, 1L)
-  terms <- c(model_lp, guide_lp)
-  signs <- rep.int(c(1L, -1L), c(length(model_lp), length(guide_lp)))
-  frames <- c(lapply(model, function(s) s$frames), lapply(guide, function(s) s$frames))
-  res <- .Call(`_svi_cpp_tracegraph_costs`, unname(terms), signs, unname(frames), unname(ids),
-               unname(lapply(sites, function(s) s$frames)))
-  if (!length(res$site)) return(none)
-  list(site = names(sites)[res$site], terms = res$terms, cost = res$cost)
+  res <- .Call(`_svi_cpp_tracegraph_costs`, model, guide, model_lp, guide_lp)
+  list(site = names(guide)[res$site], terms = res$terms, cost = res$cost)
 }
 
 # For tests and debugging: one particle of `model`/`guide` under provenance tracking, giving

@@ -507,16 +507,15 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_tracegraph_costs
-SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SEXP site_frames);
-RcppExport SEXP _svi_cpp_tracegraph_costs(SEXP termsSEXP, SEXP signsSEXP, SEXP term_framesSEXP, SEXP idsSEXP, SEXP site_framesSEXP) {
+SEXP cpp_tracegraph_costs(SEXP model, SEXP guide, SEXP model_lp, SEXP guide_lp);
+RcppExport SEXP _svi_cpp_tracegraph_costs(SEXP modelSEXP, SEXP guideSEXP, SEXP model_lpSEXP, SEXP guide_lpSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type terms(termsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type signs(signsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type term_frames(term_framesSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type ids(idsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type site_frames(site_framesSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_costs(terms, signs, term_frames, ids, site_frames));
+    Rcpp::traits::input_parameter< SEXP >::type model(modelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide(guideSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type model_lp(model_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide_lp(guide_lpSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_costs(model, guide, model_lp, guide_lp));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -529,6 +528,31 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type old(oldSEXP);
     Rcpp::traits::input_parameter< double >::type beta(betaSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_decay(cost, old, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_elbo
+SEXP cpp_tracegraph_elbo(SEXP model_lp, SEXP guide_lp, SEXP reparam);
+RcppExport SEXP _svi_cpp_tracegraph_elbo(SEXP model_lpSEXP, SEXP guide_lpSEXP, SEXP reparamSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type model_lp(model_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide_lp(guide_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type reparam(reparamSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_elbo(model_lp, guide_lp, reparam));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_score
+SEXP cpp_tracegraph_score(SEXP surrogate, SEXP score, SEXP cost, SEXP baseline);
+RcppExport SEXP _svi_cpp_tracegraph_score(SEXP surrogateSEXP, SEXP scoreSEXP, SEXP costSEXP, SEXP baselineSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type surrogate(surrogateSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type score(scoreSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type cost(costSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type baseline(baselineSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_score(surrogate, score, cost, baseline));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -593,8 +617,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_is_live", (DL_FUNC) &_svi_cpp_tensor_is_live, 1},
     {"_svi_cpp_tape_constant", (DL_FUNC) &_svi_cpp_tape_constant, 1},
     {"_svi_cpp_tracegraph_mark", (DL_FUNC) &_svi_cpp_tracegraph_mark, 2},
-    {"_svi_cpp_tracegraph_costs", (DL_FUNC) &_svi_cpp_tracegraph_costs, 5},
+    {"_svi_cpp_tracegraph_costs", (DL_FUNC) &_svi_cpp_tracegraph_costs, 4},
     {"_svi_cpp_tracegraph_decay", (DL_FUNC) &_svi_cpp_tracegraph_decay, 3},
+    {"_svi_cpp_tracegraph_elbo", (DL_FUNC) &_svi_cpp_tracegraph_elbo, 3},
+    {"_svi_cpp_tracegraph_score", (DL_FUNC) &_svi_cpp_tracegraph_score, 4},
     {"_svi_cpp_transform", (DL_FUNC) &_svi_cpp_transform, 5},
     {NULL, NULL, 0}
 };

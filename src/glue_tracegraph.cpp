@@ -75,21 +75,32 @@ SEXP cpp_tracegraph_mark(SEXP v, int id) {
   return make_handle(g, out);
 }
 
-// The downstream costs of one particle. `terms`: the cost terms' log-densities (handles or
-// numerics), `signs` +1 (model log p) or -1 (guide log q), `term_frames` their plates;
-// `ids`: the provenance ids (1-based) of the non-reparameterized guide sites, `site_frames`
-// their plates. A term counts for every site its node depends on. Returns list(site = the
-// positions in `ids` of the sites some term depends on, in order of first dependence;
-// terms = for each, the (1-based) term indices; cost = for each, the sum of its terms
-// (sign * value), each reduced to the site's plates by plate_sum, added in term order).
+// The downstream costs of one particle. The cost terms are the log-densities of the model
+// sites (`model_lp`, entering as log p) then of the guide sites (`guide_lp`, as -log q), each
+// on its site's plates (`frames` of the site records `model` and `guide`); a term counts for
+// every non-reparameterized guide site (one with a `prov_id`) its node depends on. Returns
+// list(site = the positions in `guide` of the sites some term depends on, in order of first
+// dependence; terms = for each, the (1-based) indices of its terms in c(model, guide);
+// cost = for each, the sum of its terms (sign * value), each reduced to the site's plates by
+// plate_sum (sum_to_frames' rules), added in term order).
 // [[Rcpp::export(rng = false)]]
-SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SEXP site_frames) {
-  R_xlen_t nt = XLENGTH(terms), ns = XLENGTH(ids);
-  if (TYPEOF(signs) != INTSXP || XLENGTH(signs) != nt || XLENGTH(term_frames) != nt ||
-      TYPEOF(ids) != INTSXP || XLENGTH(site_frames) != ns)
-    fail("internal: cpp_tracegraph_costs() arguments do not line up");
-  const int* id = INTEGER(ids);
-  const int* sg = INTEGER(signs);
+SEXP cpp_tracegraph_costs(SEXP model, SEXP guide, SEXP model_lp, SEXP guide_lp) {
+  R_xlen_t nm = XLENGTH(model), ng = XLENGTH(guide);
+  if (XLENGTH(model_lp) != nm || XLENGTH(guide_lp) != ng)
+    fail("internal: cpp_tracegraph_costs() needs one log-density per site");
+  R_xlen_t nt = nm + ng;
+  auto term = [&](R_xlen_t k) { return k < nm ? VECTOR_ELT(model_lp, k) : VECTOR_ELT(guide_lp, k - nm); };
+  auto term_site = [&](R_xlen_t k) { return k < nm ? VECTOR_ELT(model, k) : VECTOR_ELT(guide, k - nm); };
+  // the non-reparameterized guide sites: their positions in `guide` and ids
+  std::vector<int> site_pos, site_id;
+  for (R_xlen_t j = 0; j < ng; ++j) {
+    SEXP pid = list_elt(VECTOR_ELT(guide, j), "prov_id");
+    if (pid == R_NilValue) continue;
+    site_pos.push_back(int(j));
+    site_id.push_back(Rf_asInteger(pid));
+  }
+  R_xlen_t ns = R_xlen_t(site_id.size());
+  const int* id = site_id.data();
   // which terms each site gets, sites in order of first dependence
   std::vector<std::vector<int>> deps(ns);
   std::vector<int> order;
@@ -102,7 +113,7 @@ SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SE
     pos[id[j]] = int(j);
   }
   for (R_xlen_t k = 0; k < nt; ++k) {
-    SEXP t = VECTOR_ELT(terms, k);
+    SEXP t = term(k);
     if (!is_handle(t)) continue;  // a number depends on nothing
     GlueTape& tg = handle_tape(t);
     g = &tg;
@@ -128,16 +139,16 @@ SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SE
   std::vector<bool> have(nt, false);
   for (int q = 0; q < no; ++q) {
     int j = order[q];
-    INTEGER(out_site)[q] = j + 1;
+    INTEGER(out_site)[q] = site_pos[j] + 1;
     SEXP ti = Rf_allocVector(INTSXP, R_xlen_t(deps[j].size()));
     SET_VECTOR_ELT(out_terms, q, ti);
-    Plates target = plates_of(VECTOR_ELT(site_frames, j));
+    Plates target = plates_of(list_elt(VECTOR_ELT(guide, site_pos[j]), "frames"));
     int acc = -1;
     for (std::size_t r = 0; r < deps[j].size(); ++r) {
       int k = deps[j][r];
       INTEGER(ti)[r] = k + 1;
       if (!have[k]) {
-        tplates[k] = plates_of(VECTOR_ELT(term_frames, k));
+        tplates[k] = plates_of(list_elt(term_site(k), "frames"));
         have[k] = true;
       }
       const Plates& src = tplates[k];
@@ -147,11 +158,12 @@ SEXP cpp_tracegraph_costs(SEXP terms, SEXP signs, SEXP term_frames, SEXP ids, SE
           if (!std::strcmp(src.names[a], target.names[b])) { map[a] = int(b); break; }
       // sign * v reduced: the reduction of -v is exactly minus that of v, so the sign is
       // applied by the accumulation (a - p == a + (-p)); no gradient flows through plate_sum
-      int p = svi::plate_sum(g->tape, handle_index(VECTOR_ELT(terms, k)), src.sizes, target.sizes, map);
+      int p = svi::plate_sum(g->tape, handle_index(term(k)), src.sizes, target.sizes, map);
+      bool minus = k >= nm;  // a guide term: -log q
       if (acc < 0) {
-        acc = sg[k] < 0 ? svi::neg(g->tape, p) : p;
+        acc = minus ? svi::neg(g->tape, p) : p;
       } else {
-        acc = sg[k] < 0 ? svi::sub(g->tape, acc, p) : svi::add(g->tape, acc, p);
+        acc = minus ? svi::sub(g->tape, acc, p) : svi::add(g->tape, acc, p);
       }
     }
     SET_VECTOR_ELT(out_cost, q, make_handle(*g, acc));
@@ -176,4 +188,62 @@ SEXP cpp_tracegraph_decay(SEXP cost, SEXP old, double beta) {
   int a = svi::mul(t, t.scalar(1 - beta), c);
   int b = svi::mul(t, t.scalar(beta), o);
   return make_handle(g, svi::add(t, a, b));
+}
+
+namespace {
+
+// The node of a handle on tape g, or -1 for anything else.
+int node_or_none(GlueTape& g, SEXP x) {
+  if (!is_handle(x) || &handle_tape(x) != &g) return -1;
+  return handle_index(x);
+}
+
+}  // namespace
+
+// The ELBO of one particle and the start of its surrogate, as elbo_particle() writes them in
+// R: elbo = (0 + sum(lp_m1) + sum(lp_m2) ...) - (0 + sum(lq_g1) + ...); surrogate = the model
+// part minus sum(lq) of each reparameterized guide site (`reparam`, in guide order). NULL when
+// a log-density is not a handle on the recording tape (R's path handles numerics, whose sums
+// R computes its own way).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_tracegraph_elbo(SEXP model_lp, SEXP guide_lp, SEXP reparam) {
+  GlueTape* g = current_tape();
+  R_xlen_t nm = XLENGTH(model_lp), ng = XLENGTH(guide_lp);
+  if (!g || nm == 0 || TYPEOF(reparam) != LGLSXP || XLENGTH(reparam) != ng) return R_NilValue;
+  std::vector<int> m(nm), q(ng);
+  for (R_xlen_t k = 0; k < nm; ++k)
+    if ((m[k] = node_or_none(*g, VECTOR_ELT(model_lp, k))) < 0) return R_NilValue;
+  for (R_xlen_t k = 0; k < ng; ++k)
+    if ((q[k] = node_or_none(*g, VECTOR_ELT(guide_lp, k))) < 0) return R_NilValue;
+  svi::Tape& t = g->tape;
+  std::vector<int> qs(ng);
+  for (R_xlen_t k = 0; k < ng; ++k) qs[k] = svi::sum(t, q[k]);
+  int model_total = t.scalar(0);
+  for (R_xlen_t k = 0; k < nm; ++k) model_total = svi::add(t, model_total, svi::sum(t, m[k]));
+  int guide_total = t.scalar(0);
+  for (R_xlen_t k = 0; k < ng; ++k) guide_total = svi::add(t, guide_total, qs[k]);
+  int elbo = svi::sub(t, model_total, guide_total);
+  int surrogate = model_total;
+  const int* rp = LOGICAL(reparam);
+  for (R_xlen_t k = 0; k < ng; ++k)
+    if (rp[k] == TRUE) surrogate = svi::sub(t, surrogate, qs[k]);
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SET_VECTOR_ELT(out, 0, make_handle(*g, elbo));
+  SET_VECTOR_ELT(out, 1, make_handle(*g, surrogate));
+  UNPROTECT(1);
+  return out;
+}
+
+// surrogate + sum(score * (cost - detach(baseline))) (baseline NULL: cost alone), as the R
+// expression records it; NULL when an operand is not a handle on the recording tape.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_tracegraph_score(SEXP surrogate, SEXP score, SEXP cost, SEXP baseline) {
+  GlueTape* g = current_tape();
+  if (!g) return R_NilValue;
+  int s = node_or_none(*g, surrogate), f = node_or_none(*g, score), c = node_or_none(*g, cost);
+  int b = baseline == R_NilValue ? -2 : node_or_none(*g, baseline);
+  if (s < 0 || f < 0 || c < 0 || b == -1) return R_NilValue;
+  svi::Tape& t = g->tape;
+  int w = b < 0 ? c : svi::sub(t, c, svi::detach(t, b));
+  return make_handle(*g, svi::add(t, s, svi::sum(t, svi::mul(t, f, w))));
 }
