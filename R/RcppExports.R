@@ -197,6 +197,10 @@ cpp_tracegraph_score <- function(surrogate, score, cost, baseline) {
     .Call(`_svi_cpp_tracegraph_score`, surrogate, score, cost, baseline)
 }
 
+cpp_plate_sum_terms <- function(terms, target, total) {
+    .Call(`_svi_cpp_plate_sum_terms`, terms, target, total)
+}
+
 cpp_transform <- function(kind, dir, x, a, b) {
     .Call(`_svi_cpp_transform`, kind, dir, x, a, b)
 }

@@ -556,6 +556,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_plate_sum_terms
+SEXP cpp_plate_sum_terms(SEXP terms, SEXP target, SEXP total);
+RcppExport SEXP _svi_cpp_plate_sum_terms(SEXP termsSEXP, SEXP targetSEXP, SEXP totalSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type terms(termsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type target(targetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type total(totalSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_plate_sum_terms(terms, target, total));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_transform
 SEXP cpp_transform(int kind, int dir, SEXP x, double a, double b);
 RcppExport SEXP _svi_cpp_transform(SEXP kindSEXP, SEXP dirSEXP, SEXP xSEXP, SEXP aSEXP, SEXP bSEXP) {
@@ -621,6 +633,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tracegraph_decay", (DL_FUNC) &_svi_cpp_tracegraph_decay, 3},
     {"_svi_cpp_tracegraph_elbo", (DL_FUNC) &_svi_cpp_tracegraph_elbo, 3},
     {"_svi_cpp_tracegraph_score", (DL_FUNC) &_svi_cpp_tracegraph_score, 4},
+    {"_svi_cpp_plate_sum_terms", (DL_FUNC) &_svi_cpp_plate_sum_terms, 3},
     {"_svi_cpp_transform", (DL_FUNC) &_svi_cpp_transform, 5},
     {NULL, NULL, 0}
 };

@@ -57,6 +57,12 @@ Plates plates_of(SEXP frames) {
   return p;
 }
 
+// The node of a handle on tape g, or -1 for anything else.
+int node_or_none(GlueTape& g, SEXP x) {
+  if (!is_handle(x) || &handle_tape(x) != &g) return -1;
+  return handle_index(x);
+}
+
 }  // namespace
 
 // Whether handle `v` already carries the mark of site `id` (1-based); if not, a detached copy
@@ -190,16 +196,6 @@ SEXP cpp_tracegraph_decay(SEXP cost, SEXP old, double beta) {
   return make_handle(g, svi::add(t, a, b));
 }
 
-namespace {
-
-// The node of a handle on tape g, or -1 for anything else.
-int node_or_none(GlueTape& g, SEXP x) {
-  if (!is_handle(x) || &handle_tape(x) != &g) return -1;
-  return handle_index(x);
-}
-
-}  // namespace
-
 // The ELBO of one particle and the start of its surrogate, as elbo_particle() writes them in
 // R: elbo = (0 + sum(lp_m1) + sum(lp_m2) ...) - (0 + sum(lq_g1) + ...); surrogate = the model
 // part minus sum(lq) of each reparameterized guide site (`reparam`, in guide order). NULL when
@@ -246,4 +242,37 @@ SEXP cpp_tracegraph_score(SEXP surrogate, SEXP score, SEXP cost, SEXP baseline) 
   svi::Tape& t = g->tape;
   int w = b < 0 ? c : svi::sub(t, c, svi::detach(t, b));
   return make_handle(*g, svi::add(t, s, svi::sum(t, svi::mul(t, f, w))));
+}
+
+// sum_to_frames() for the taped terms (each a list(frames = plate names, sizes, value =
+// handle)): each term's plate_sum onto the target's plates (`target`: frames), added up in
+// order, then `+ total` (the numeric terms' part, as R's `+` would add it).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_plate_sum_terms(SEXP terms, SEXP target, SEXP total) {
+  GlueTape* g = current_tape();
+  if (!g) fail("internal: cpp_plate_sum_terms() needs a recording tape");
+  Plates tgt = plates_of(target);
+  svi::Tape& t = g->tape;
+  int acc = -1;
+  for (R_xlen_t k = 0; k < XLENGTH(terms); ++k) {
+    SEXP term = VECTOR_ELT(terms, k);
+    SEXP v = list_elt(term, "value");
+    int x = node_or_none(*g, v);
+    if (x < 0) fail("internal: cpp_plate_sum_terms() takes taped terms only");
+    SEXP fr = list_elt(term, "frames");
+    SEXP sz = PROTECT(Rf_coerceVector(list_elt(term, "sizes"), INTSXP));
+    R_xlen_t n = XLENGTH(sz);
+    if (TYPEOF(fr) != STRSXP || XLENGTH(fr) != n) fail("internal: a cost term's frames and sizes differ in length");
+    std::vector<int> sizes(INTEGER(sz), INTEGER(sz) + n), map(n, -1);
+    for (R_xlen_t a = 0; a < n; ++a)
+      for (std::size_t b = 0; b < tgt.names.size(); ++b)
+        if (!std::strcmp(CHAR(STRING_ELT(fr, a)), tgt.names[b])) { map[a] = int(b); break; }
+    UNPROTECT(1);
+    int p = svi::plate_sum(t, x, sizes, tgt.sizes, map);
+    acc = acc < 0 ? p : svi::add(t, acc, p);
+  }
+  if (acc < 0) fail("internal: cpp_plate_sum_terms() needs a term");
+  int tot = (TYPEOF(total) == REALSXP && XLENGTH(total) == 1 && ATTRIB(total) == R_NilValue)
+                ? t.scalar(REAL(total)[0]) : as_node(*g, total, "the cost");
+  return make_handle(*g, svi::add(t, acc, tot));
 }
