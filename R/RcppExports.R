@@ -221,6 +221,30 @@ cpp_tape_constant <- function(x) {
     .Call(`_svi_cpp_tape_constant`, x)
 }
 
+cpp_tracegraph_mark <- function(v, id) {
+    .Call(`_svi_cpp_tracegraph_mark`, v, id)
+}
+
+cpp_tracegraph_costs <- function(model, guide, model_lp, guide_lp) {
+    .Call(`_svi_cpp_tracegraph_costs`, model, guide, model_lp, guide_lp)
+}
+
+cpp_tracegraph_decay <- function(cost, old, beta) {
+    .Call(`_svi_cpp_tracegraph_decay`, cost, old, beta)
+}
+
+cpp_tracegraph_elbo <- function(model_lp, guide_lp, reparam) {
+    .Call(`_svi_cpp_tracegraph_elbo`, model_lp, guide_lp, reparam)
+}
+
+cpp_tracegraph_score <- function(surrogate, score, cost, baseline) {
+    .Call(`_svi_cpp_tracegraph_score`, surrogate, score, cost, baseline)
+}
+
+cpp_plate_sum_terms <- function(terms, target, total) {
+    .Call(`_svi_cpp_plate_sum_terms`, terms, target, total)
+}
+
 cpp_transform <- function(kind, dir, x, a, b) {
     .Call(`_svi_cpp_transform`, kind, dir, x, a, b)
 }

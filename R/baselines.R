@@ -191,7 +191,8 @@ check_baseline_shape <- function(b, dc, site) {
 decaying_avg_step <- function(name, dc, beta) {
   ctx <- .svi$ctx
   if (is.null(ctx$averages)) ctx$averages <- list()
-  old <- if_null(ctx$averages[[name]], ctx$store$averages[[name]])
+  old <- ctx$averages[[name]]
+  if (is.null(old)) old <- ctx$store$averages[[name]]
   if (is.null(old)) {
     old <- value_of(dc) * 0
   } else if (length(old) != length(dc)) {
@@ -200,11 +201,16 @@ decaying_avg_step <- function(name, dc, beta) {
       i = "The average is kept per plate element: the plate's (sub)sample size must not change between steps."
     ), call = NULL)
   }
-  if (is_tensor(dc) && !is_tensor(old)) {
-    # the stored average enters the tape as a state leaf: a compiled replay overwrites it
-    # with the committed average before every step (see compiled_program())
-    old <- .Call(`_svi_cpp_tensor_state`, ctx$tape, like_shape(old, value_of(dc)))
-    ctx$average_leaves[[name]] <- old
+  if (is_tensor(dc)) {
+    if (!is_tensor(old)) {
+      # the stored average enters the tape as a state leaf: a compiled replay overwrites it
+      # with the committed average before every step (see compiled_program())
+      old <- .Call(`_svi_cpp_tensor_state`, ctx$tape, as.vector(old))
+      ctx$average_leaves[[name]] <- old
+    }
+    old <- like_shape(old, dc)
+    ctx$averages[[name]] <- .Call(`_svi_cpp_tracegraph_decay`, dc, old, beta)
+    return(old)
   }
   old <- like_shape(old, dc)
   ctx$averages[[name]] <- (1 - beta) * dc + beta * old

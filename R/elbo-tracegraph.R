@@ -70,11 +70,13 @@ elbo_handlers.svi_tracegraph_elbo <- function(loss, training) {
 
 # Postprocess hook: the value of every latent, non-reparameterized sample site becomes a
 # constant node marked with the site's id. The model replays the guide's (marked) value and
-# its site of the same name gets the same id.
+# its site of the same name gets the same id. Runs for every message of every particle, so
+# the common cases leave early and the marking is one call.
 track_nonreparam_handler <- function(counter) {
   ids <- new.env(parent = emptyenv())
   new_handler("track_nonreparam", postprocess = function(msg) {
-    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) || site_reparam(msg)) return(msg)
+    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) ||
+        isTRUE(attr(msg$fn, "svi_rsample"))) return(msg)   # site_reparam(), without the checks
     if (!.Call(`_svi_cpp_tape_recording`)) return(msg)
     id <- ids[[msg$name]]
     if (is.null(id)) {
@@ -83,7 +85,9 @@ track_nonreparam_handler <- function(counter) {
       assign(msg$name, id, envir = ids)
     }
     v <- msg$value
-    if (!is_tensor(v) || !(id %in% provenance(v))) msg$value <- mark_draw(msg$fn, v, id)
+    # a handle keeps its node when it already carries the mark (the model replaying the
+    # guide's draw), else becomes a detached copy that carries it
+    msg$value <- if (is_tensor(v)) .Call(`_svi_cpp_tracegraph_mark`, v, id) else mark_draw(msg$fn, v, id)
     msg$prov_id <- id
     msg
   })
@@ -99,13 +103,10 @@ mark_draw <- function(dist, v, id) {
   if (is_tensor(v)) {
     # a detached copy of the sampling node: it inherits the marks of the distribution's
     # parameters, and a compiled replay recomputes it from the fresh draw
-    out <- detach_value(v)
-    .Call(`_svi_cpp_tensor_add_provenance`, out, id)
-    return(out)
+    return(.Call(`_svi_cpp_tracegraph_mark`, v, id))
   }
   raw <- v
   deps <- provenance(dist_log_prob(dist, raw))
-  if (is_tensor(v)) deps <- union(deps, provenance(v))
   out <- .Call(`_svi_cpp_tape_constant`, raw)
   for (k in union(deps, id)) .Call(`_svi_cpp_tensor_add_provenance`, out, k)
   out
@@ -117,50 +118,51 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
   guide <- traces$guide
   model_lp <- lapply(model, site_log_prob)
   guide_lp <- lapply(guide, site_log_prob)
-  model_sum <- lapply(model_lp, sum)
-  guide_sum <- lapply(guide_lp, sum)
-  # the ELBO stays on the tape when one records (as for trace_elbo()), else it is a number
-  elbo <- Reduce(`+`, model_sum, 0) - Reduce(`+`, guide_sum, 0)
-  if (!training) return(list(elbo = elbo, surrogate = 0))
-
-  surrogate <- Reduce(`+`, model_sum, 0)
-  for (nm in names(guide)) {
-    if (site_reparam(guide[[nm]])) surrogate <- surrogate - guide_sum[[nm]]
+  reparam <- vapply(guide, function(g) isTRUE(attr(g$fn, "svi_rsample")), NA)  # site_reparam()
+  # elbo = sum of log p - sum of log q; the surrogate starts from the same model part, minus
+  # log q of the reparameterized guide sites. On a recording tape, one call records it.
+  r <- if (training) .Call(`_svi_cpp_tracegraph_elbo`, model_lp, guide_lp, reparam)
+  if (is.null(r)) {
+    # the ELBO stays on the tape when one records (as for trace_elbo()), else it is a number
+    guide_sum <- lapply(guide_lp, sum)
+    model_total <- Reduce(`+`, lapply(model_lp, sum), 0)
+    elbo <- model_total - Reduce(`+`, guide_sum, 0)
+    if (!training) return(list(elbo = elbo, surrogate = 0))
+    surrogate <- model_total
+    for (nm in names(guide)[reparam]) surrogate <- surrogate - guide_sum[[nm]]
+  } else {
+    elbo <- r[[1L]]
+    surrogate <- r[[2L]]
   }
-  costs <- downstream_costs(model, guide, model_lp, guide_lp)
-  for (nm in names(costs)) {
+  dc <- downstream_costs(model, guide, model_lp, guide_lp)
+  for (q in seq_along(dc$site)) {
+    nm <- dc$site[[q]]
     g <- guide[[nm]]
-    dc <- sum_to_frames(costs[[nm]], g$frames)   # detached: no gradient flows through it
-    bl <- site_baseline(g, dc)
-    w <- if (is.null(bl$value)) dc else dc - detach_value(bl$value)
+    cost <- dc$cost[[q]]   # detached: no gradient flows through it
+    bl <- site_baseline(g, cost)
     # the score function is neither scaled nor masked
     score <- if (identical(g$scale, 1) && is.null(g$mask)) guide_lp[[nm]] else site_log_prob_raw(g)
-    surrogate <- surrogate + sum(score * w)
+    # surrogate + sum(score * (cost - detach(baseline))), in one call on a recording tape
+    s <- .Call(`_svi_cpp_tracegraph_score`, surrogate, score, cost, bl$value)
+    if (is.null(s)) {
+      w <- if (is.null(bl$value)) cost else cost - detach_value(bl$value)
+      s <- surrogate + sum(score * w)
+    }
+    surrogate <- s
     if (!is.null(bl$loss)) surrogate <- surrogate - bl$loss
   }
   list(elbo = elbo, surrogate = surrogate)
 }
 
-# For each non-reparameterized guide site (by name, in order of first dependence): the cost
-# terms whose log-density node depends on it, as cost_term()s for sum_to_frames(). Model terms
-# enter as log p, guide terms as -log q, each on its own site's plates.
+# The downstream costs of the non-reparameterized guide sites, in order of first dependence:
+# list(site = their names, terms = for each, the indices of its cost terms in
+# c(model sites, guide sites), cost = for each, the detached cost on the site's plates). The
+# terms of site k are the log-densities whose node depends on k's draw: model terms enter as
+# log p, guide terms as -log q, each reduced from its own site's plates (sum_to_frames'
+# rules). One C++ call reads the provenance and builds the costs.
 downstream_costs <- function(model, guide, model_lp, guide_lp) {
-  ids <- unlist(lapply(guide, function(g) g$prov_id))
-  site_of <- stats::setNames(names(ids), ids)
-  costs <- list()
-  add <- function(lp, frames, sign, label) {
-    for (k in provenance(lp)) {
-      nm <- site_of[as.character(k)]
-      if (is.na(nm)) next  # a model-only latent: no guide site to weight
-      term <- cost_term(frames, sign * detach_value(lp))
-      term$label <- label
-      costs[[nm]] <<- c(costs[[nm]], list(term))
-    }
-  }
-  if (!length(ids)) return(costs)
-  for (nm in names(model)) add(model_lp[[nm]], model[[nm]]$frames, 1, paste0("model:", nm))
-  for (nm in names(guide)) add(guide_lp[[nm]], guide[[nm]]$frames, -1, paste0("guide:", nm))
-  costs
+  res <- .Call(`_svi_cpp_tracegraph_costs`, model, guide, model_lp, guide_lp)
+  list(site = names(guide)[res$site], terms = res$terms, cost = res$cost)
 }
 
 # For tests and debugging: one particle of `model`/`guide` under provenance tracking, giving
@@ -180,10 +182,11 @@ tracegraph_costs <- function(model, guide, args = list(), store = new_param_stor
   tr <- with_handlers(extra(), importance_traces(model, guide, args))
   model_lp <- lapply(tr$model, site_log_prob)
   guide_lp <- lapply(tr$guide, site_log_prob)
-  costs <- downstream_costs(tr$model, tr$guide, model_lp, guide_lp)
+  dc <- downstream_costs(tr$model, tr$guide, model_lp, guide_lp)
+  labels <- c(paste0("model:", names(tr$model)), paste0("guide:", names(tr$guide)))
   list(
-    terms = lapply(costs, function(cs) vapply(cs, function(t) t$label, "")),
-    cost = Map(function(cs, nm) value_of(sum_to_frames(cs, tr$guide[[nm]]$frames)), costs, names(costs)),
+    terms = stats::setNames(lapply(dc$terms, function(k) labels[k]), dc$site),
+    cost = stats::setNames(lapply(dc$cost, value_of), dc$site),
     model = lapply(model_lp, value_of),
     guide = lapply(guide_lp, value_of),
     values = lapply(tr$guide, function(g) value_of(g$value))

@@ -15,18 +15,12 @@ cost_term <- function(frames, value) {
 # Reduces `terms` to the shape of `target` frames; returns a numeric array of the target's
 # batch shape (a plain vector for one plate, a number for none).
 sum_to_frames <- function(terms, target) {
+  taped <- vapply(terms, function(term) is_tensor(term$value), NA)
   tnames <- vapply(target, function(f) f$name, "")
   tsizes <- vapply(target, function(f) as.integer(f$size), 1L)
   total <- if (length(tsizes) > 1L) array(0, tsizes) else numeric(max(1L, prod(tsizes)))
-  taped <- NULL  # tensor terms, kept apart so `total` stays numeric for the index arithmetic
-  for (term in terms) {
+  for (term in terms[!taped]) {
     v <- term$value
-    if (is_tensor(v)) {
-      map <- match(term$frames, tnames, nomatch = 0L) - 1L
-      part <- .Call(`_svi_cpp_tensor_plate_sum`, v, term$sizes, tsizes, map)
-      taped <- if (is.null(taped)) part else taped + part
-      next
-    }
     if (!length(term$frames)) {
       total <- total + sum(v)
       next
@@ -49,5 +43,7 @@ sum_to_frames <- function(terms, target) {
     sub <- grid[, match(kept, tnames), drop = FALSE]
     total[] <- total[] + array(red, dims[keep])[sub]
   }
-  if (is.null(taped)) total else taped + total
+  # the taped terms (kept apart so `total` stays numeric for the index arithmetic): each
+  # one's plate_sum onto the target, added in order, then `+ total`, in one call
+  if (any(taped)) .Call(`_svi_cpp_plate_sum_terms`, terms[taped], target, total) else total
 }

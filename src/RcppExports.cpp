@@ -620,6 +620,79 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_tracegraph_mark
+SEXP cpp_tracegraph_mark(SEXP v, int id);
+RcppExport SEXP _svi_cpp_tracegraph_mark(SEXP vSEXP, SEXP idSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type v(vSEXP);
+    Rcpp::traits::input_parameter< int >::type id(idSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_mark(v, id));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_costs
+SEXP cpp_tracegraph_costs(SEXP model, SEXP guide, SEXP model_lp, SEXP guide_lp);
+RcppExport SEXP _svi_cpp_tracegraph_costs(SEXP modelSEXP, SEXP guideSEXP, SEXP model_lpSEXP, SEXP guide_lpSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type model(modelSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide(guideSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type model_lp(model_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide_lp(guide_lpSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_costs(model, guide, model_lp, guide_lp));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_decay
+SEXP cpp_tracegraph_decay(SEXP cost, SEXP old, double beta);
+RcppExport SEXP _svi_cpp_tracegraph_decay(SEXP costSEXP, SEXP oldSEXP, SEXP betaSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type cost(costSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type old(oldSEXP);
+    Rcpp::traits::input_parameter< double >::type beta(betaSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_decay(cost, old, beta));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_elbo
+SEXP cpp_tracegraph_elbo(SEXP model_lp, SEXP guide_lp, SEXP reparam);
+RcppExport SEXP _svi_cpp_tracegraph_elbo(SEXP model_lpSEXP, SEXP guide_lpSEXP, SEXP reparamSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type model_lp(model_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type guide_lp(guide_lpSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type reparam(reparamSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_elbo(model_lp, guide_lp, reparam));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_tracegraph_score
+SEXP cpp_tracegraph_score(SEXP surrogate, SEXP score, SEXP cost, SEXP baseline);
+RcppExport SEXP _svi_cpp_tracegraph_score(SEXP surrogateSEXP, SEXP scoreSEXP, SEXP costSEXP, SEXP baselineSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type surrogate(surrogateSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type score(scoreSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type cost(costSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type baseline(baselineSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_tracegraph_score(surrogate, score, cost, baseline));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_plate_sum_terms
+SEXP cpp_plate_sum_terms(SEXP terms, SEXP target, SEXP total);
+RcppExport SEXP _svi_cpp_plate_sum_terms(SEXP termsSEXP, SEXP targetSEXP, SEXP totalSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type terms(termsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type target(targetSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type total(totalSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_plate_sum_terms(terms, target, total));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_transform
 SEXP cpp_transform(int kind, int dir, SEXP x, double a, double b);
 RcppExport SEXP _svi_cpp_transform(SEXP kindSEXP, SEXP dirSEXP, SEXP xSEXP, SEXP aSEXP, SEXP bSEXP) {
@@ -691,6 +764,12 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_length", (DL_FUNC) &_svi_cpp_tensor_length, 1},
     {"_svi_cpp_tensor_is_live", (DL_FUNC) &_svi_cpp_tensor_is_live, 1},
     {"_svi_cpp_tape_constant", (DL_FUNC) &_svi_cpp_tape_constant, 1},
+    {"_svi_cpp_tracegraph_mark", (DL_FUNC) &_svi_cpp_tracegraph_mark, 2},
+    {"_svi_cpp_tracegraph_costs", (DL_FUNC) &_svi_cpp_tracegraph_costs, 4},
+    {"_svi_cpp_tracegraph_decay", (DL_FUNC) &_svi_cpp_tracegraph_decay, 3},
+    {"_svi_cpp_tracegraph_elbo", (DL_FUNC) &_svi_cpp_tracegraph_elbo, 3},
+    {"_svi_cpp_tracegraph_score", (DL_FUNC) &_svi_cpp_tracegraph_score, 4},
+    {"_svi_cpp_plate_sum_terms", (DL_FUNC) &_svi_cpp_plate_sum_terms, 3},
     {"_svi_cpp_transform", (DL_FUNC) &_svi_cpp_transform, 5},
     {NULL, NULL, 0}
 };
