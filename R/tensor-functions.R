@@ -41,7 +41,7 @@ sigmoid <- function(x) special_fn("sigmoid", x)
 logit <- function(p) special_fn("logit", p, "p")
 
 special_fn <- function(fn, x, arg = "x", call = parent.frame()) {
-  if (inherits(x, "svi_tensor")) return(.Call(`_svi_cpp_tensor_math`, fn, x))
+  if (inherits(x, "svi_tensor")) return(tensor_math(fn, x))
   if (!is.numeric(x) && !is.logical(x)) {
     cli::cli_abort("{.arg {arg}} must be numeric or a tensor handle, not {.obj_type_friendly {x}}.", call = call)
   }

@@ -86,7 +86,22 @@ Ops.svi_tensor <- function(e1, e2) {
 # bit set, an exact S4 method is the fastest dispatch. Math.svi_tensor handles the rest.
 math_method <- function(fn) {
   force(fn)
-  function(x) .Call(`_svi_cpp_tensor_math`, fn, x)
+  function(x) tensor_math(fn, x)
+}
+
+# An elementwise function on a handle; a NaN made from a non-NaN input (log(-1), sqrt(-1) ...)
+# gives R's warning rather than passing silently into the loss.
+tensor_math <- function(fn, x) {
+  r <- .Call(`_svi_cpp_tensor_math`, fn, x)
+  at <- attr(r, "svi_nan")
+  if (is.null(at)) return(r)
+  attr(r, "svi_nan") <- NULL
+  n <- length(r)
+  cli::cli_warn(c(
+    "NaNs produced by {.fn {fn}} on a tensor handle{if (n > 1) paste0(' (first at position ', at, ')') else ''}.",
+    i = "Its argument is outside the function's domain there; the loss and gradient will be NaN."
+  ), call = NULL)
+  r
 }
 local({
   for (fn in c("exp", "sqrt", "abs", "log1p", "expm1", "tanh", "sin", "cos", "lgamma", "digamma", "cumsum")) {
@@ -94,8 +109,8 @@ local({
   }
 })
 setMethod("log", "svi_tensor", function(x, ...) {
-  if (...length() > 0L) .Call(`_svi_cpp_tensor_math`, "log", x) / log(..1)
-  else .Call(`_svi_cpp_tensor_math`, "log", x)
+  if (...length() > 0L) tensor_math("log", x) / log(..1)
+  else tensor_math("log", x)
 })
 setMethod("sum", "svi_tensor", function(x, ..., na.rm = FALSE) {
   if (...length() == 0L) .Call(`_svi_cpp_tensor_reduce`, x, "sum", 0L)
@@ -106,11 +121,10 @@ setMethod("sum", "svi_tensor", function(x, ..., na.rm = FALSE) {
 #' @export
 Math.svi_tensor <- function(x, ...) {
   switch(.Generic,
-    log = if (...length() > 0L) .Call(`_svi_cpp_tensor_math`, "log", x) / log(..1)
-          else .Call(`_svi_cpp_tensor_math`, "log", x),
-    log2 = .Call(`_svi_cpp_tensor_math`, "log", x) / log(2),
-    log10 = .Call(`_svi_cpp_tensor_math`, "log", x) / log(10),
-    .Call(`_svi_cpp_tensor_math`, .Generic, x)
+    log = if (...length() > 0L) tensor_math("log", x) / log(..1) else tensor_math("log", x),
+    log2 = tensor_math("log", x) / log(2),
+    log10 = tensor_math("log", x) / log(10),
+    tensor_math(.Generic, x)
   )
 }
 

@@ -103,7 +103,21 @@ SEXP cpp_tensor_math(const char* fn, SEXP x) {
   else if (f == "logit") r = svi::logit(t, a);
   else if (f == "square") r = svi::square(t, a);
   else fail("`" + f + "()` is not supported on tensor handles");
-  return make_handle(g, r);
+  SEXP h = PROTECT(make_handle(g, r));
+  if (f == "log" || f == "sqrt" || f == "log1p" || f == "lgamma" || f == "digamma" || f == "logit") {
+    // outside its domain the function gives NaN: tell R (tensor_math() warns, as base R does)
+    // where the first one is
+    const double* in = t.node(a).data();
+    const double* out = t.node(r).data();
+    for (Eigen::Index i = 0; i < t.shape(r).n; ++i) {
+      if (std::isnan(out[i]) && !std::isnan(in[i])) {
+        Rf_setAttrib(h, Rf_install("svi_nan"), Rf_ScalarReal(double(i + 1)));
+        break;
+      }
+    }
+  }
+  UNPROTECT(1);
+  return h;
 }
 
 // softplus() & co. on plain numerics: the core's scalar functions, attributes kept; NA and

@@ -81,3 +81,12 @@ test_that("lgamma and digamma are accurate over their range", {
   g <- value_and_grad(function(x) sum(digamma(x)), x[-1])$grad
   expect_equal(g, trigamma(x[-1]), tolerance = 1e-13)
 })
+
+test_that("NaN made outside a function's domain warns, naming the function and the position", {
+  expect_warning(value_and_grad(function(x) sum(log(x)), c(1, -1, 2)),
+                 "NaNs produced by `log\\(\\)` on a tensor handle \\(first at position 2\\)")
+  expect_warning(value_and_grad(function(x) sqrt(x), -4), "NaNs produced by `sqrt\\(\\)`")
+  expect_warning(value_and_grad(function(x) sum(logit(x)), c(0.5, 2)), "logit")
+  expect_no_warning(value_and_grad(function(x) sum(log(x) + sqrt(x) + log1p(x)), c(1, 2)))
+  expect_no_warning(value_and_grad(function(x) sum(log(x)), c(0, 1)))   # -Inf, as in R
+})
