@@ -9,6 +9,7 @@
 .svi$frames <- list()    # active plate frames, outermost first
 .svi$batch <- integer(0) # their sizes (the batch shape sites inside them take)
 .svi$scale <- 1          # the product of their full_size / size (minibatch scaling)
+.svi$plain <- TRUE       # whether the stack holds only trace and replay handlers
 
 # A handler is a list with optional `process(msg)` and `postprocess(msg)` functions.
 new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
@@ -18,8 +19,13 @@ new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
 # Runs `expr` with `h` pushed on the stack; the stack is restored even on error or interrupt.
 with_handler <- function(h, expr) {
   old <- .svi$stack
+  old_plain <- .svi$plain
   .svi$stack <- c(old, list(h))
-  on.exit(.svi$stack <- old, add = TRUE)
+  .svi$plain <- old_plain && (h$type == "trace" || h$type == "replay")
+  on.exit({
+    .svi$stack <- old
+    .svi$plain <- old_plain
+  }, add = TRUE)
   expr
 }
 
@@ -27,8 +33,14 @@ with_handler <- function(h, expr) {
 with_handlers <- function(hs, expr) {
   if (!length(hs)) return(expr)
   old <- .svi$stack
+  old_plain <- plain <- .svi$plain
+  for (h in hs) plain <- plain && (h$type == "trace" || h$type == "replay")
   .svi$stack <- c(old, hs)
-  on.exit(.svi$stack <- old, add = TRUE)
+  .svi$plain <- plain
+  on.exit({
+    .svi$stack <- old
+    .svi$plain <- old_plain
+  }, add = TRUE)
   expr
 }
 
@@ -68,7 +80,7 @@ apply_stack <- function(msg) {
   while (first <= n) {
     h <- stack[[first]]
     if (h$type == "trace") {
-      rec <- h$rec
+      rec <- h$rec   # trace_record(), inlined
       name <- msg$name
       if (is.null(rec$sites[[name]])) rec$types[[name]] <- msg$type else trace_check_repeat(rec, msg)
       rec$sites[[name]] <- msg
@@ -84,7 +96,10 @@ apply_stack <- function(msg) {
 # The value a site takes when no handler gave it one.
 default_value <- function(msg) {
   type <- msg$type
-  if (type == "sample") return(dist_draw(site_dist(msg)))
+  if (type == "sample") {
+    d <- if (is.null(msg$batch) || length(msg$batch)) site_dist(msg) else msg$fn
+    return(dist_draw(d))
+  }
   if (type == "subsample") return(plate_indices(msg$size, msg$subsample_size))
   NULL
 }

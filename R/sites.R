@@ -96,10 +96,15 @@ param <- function(name, init = NULL, constraint = constraint_real()) {
   ctx <- .svi$ctx
   store <- if (is.null(ctx)) .svi$default_store else ctx$store
   value <- store_param(store, name, init, constraint)
-  if (length(.svi$stack)) {
+  stack <- .svi$stack
+  if (length(stack)) {
     msg <- list(type = "param", name = name, value = value, infer = list(), done = TRUE,
                 stop = FALSE, frames = .svi$frames, batch = .svi$batch, scale = 1)
-    value <- apply_stack(msg)$value
+    if (!.svi$plain) return(apply_stack(msg)$value)
+    # only trace and replay handlers, which record a param and change nothing: what
+    # apply_stack() would do, without the walk
+    if (!is.null(ctx) && ctx$compile) compiled_mark(ctx, msg)
+    for (h in stack) if (h$type == "trace") trace_record(h$rec, msg)
   }
   value
 }

@@ -9,6 +9,13 @@ new_trace_handler <- function() {
   list(type = "trace", rec = rec)
 }
 
+# Records a site (as apply_stack() does inline).
+trace_record <- function(rec, msg) {
+  name <- msg$name
+  if (is.null(rec$sites[[name]])) rec$types[[name]] <- msg$type else trace_check_repeat(rec, msg)
+  rec$sites[[name]] <- msg
+}
+
 # A second plate() of the same name in one run reuses the first one's minibatch.
 trace_reuse_subsample <- function(rec, msg) {
   old <- rec$sites[[msg$name]]
