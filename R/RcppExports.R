@@ -137,8 +137,8 @@ cpp_optim_schedule_lr <- function(kind, lr, epoch, step_size, gamma, milestones)
     .Call(`_svi_cpp_optim_schedule_lr`, kind, lr, epoch, step_size, gamma, milestones)
 }
 
-cpp_optim_step_all <- function(states, values, grads, optimizer) {
-    .Call(`_svi_cpp_optim_step_all`, states, values, grads, optimizer)
+cpp_optim_apply <- function(store, states_env, grads, optimizer) {
+    .Call(`_svi_cpp_optim_apply`, store, states_env, grads, optimizer)
 }
 
 cpp_tape_valid <- function(xp) {

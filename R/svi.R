@@ -142,21 +142,16 @@ step_is_finite <- function(res) {
 # All new values are computed before any is stored, and the optimizer state is put back if
 # an update fails or is interrupted part-way, so a step is all or nothing.
 apply_update <- function(s, grads) {
-  nms <- names(grads)
   store <- .subset2(s, "store")
-  values <- .subset2(store, "values")
-  params_env <- .subset2(s, "optim_state")$params
-  # the usual case, every parameter already has a state of this optimizer: one C++ call
-  states <- mget(nms, envir = params_env, ifnotfound = list(NULL))
-  res <- .Call(`_svi_cpp_optim_step_all`, states, values[nms], grads,
-               .subset2(.subset2(s, "optim"), "name"))
-  if (!is.null(res)) {
-    values[nms] <- res$values
-    assign("values", values, envir = store)
-    list2env(res$states, envir = params_env)
+  # the usual case, every parameter already has a state of this optimizer: one C++ call reads,
+  # steps and writes back all of them
+  if (.Call(`_svi_cpp_optim_apply`, store, .subset2(s, "optim_state")$params, grads,
+            .subset2(.subset2(s, "optim"), "name"))) {
     assign("steps", .subset2(s, "steps") + 1L, envir = s)
     return(invisible())
   }
+  nms <- names(grads)
+  values <- store$values
   saved <- optim_state_get(s$optim_state)
   done <- FALSE
   on.exit(if (!done) optim_state_set(s$optim_state, saved), add = TRUE)

@@ -404,16 +404,16 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_optim_step_all
-SEXP cpp_optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer);
-RcppExport SEXP _svi_cpp_optim_step_all(SEXP statesSEXP, SEXP valuesSEXP, SEXP gradsSEXP, SEXP optimizerSEXP) {
+// cpp_optim_apply
+bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer);
+RcppExport SEXP _svi_cpp_optim_apply(SEXP storeSEXP, SEXP states_envSEXP, SEXP gradsSEXP, SEXP optimizerSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type states(statesSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type values(valuesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type store(storeSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type states_env(states_envSEXP);
     Rcpp::traits::input_parameter< SEXP >::type grads(gradsSEXP);
     Rcpp::traits::input_parameter< std::string >::type optimizer(optimizerSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_optim_step_all(states, values, grads, optimizer));
+    rcpp_result_gen = Rcpp::wrap(cpp_optim_apply(store, states_env, grads, optimizer));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -743,7 +743,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tensor_reshape", (DL_FUNC) &_svi_cpp_tensor_reshape, 2},
     {"_svi_cpp_optim_step", (DL_FUNC) &_svi_cpp_optim_step, 8},
     {"_svi_cpp_optim_schedule_lr", (DL_FUNC) &_svi_cpp_optim_schedule_lr, 6},
-    {"_svi_cpp_optim_step_all", (DL_FUNC) &_svi_cpp_optim_step_all, 4},
+    {"_svi_cpp_optim_apply", (DL_FUNC) &_svi_cpp_optim_apply, 4},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
     {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},

@@ -178,8 +178,7 @@ double cpp_optim_schedule_lr(std::string kind, double lr, double epoch, double s
 // list(values, states) with the new values (attributes kept) and states, or NULL when any
 // parameter has no state yet, belongs to another optimizer or does not fit its gradient:
 // R then takes its parameter-by-parameter path, which creates states and explains errors.
-// [[Rcpp::export(rng = false)]]
-SEXP cpp_optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer) {
+static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer) {
   const R_xlen_t np = Rf_xlength(states);
   if (Rf_xlength(values) != np || Rf_xlength(grads) != np) return R_NilValue;
   SEXP names = Rf_getAttrib(grads, R_NamesSymbol);
@@ -223,4 +222,42 @@ SEXP cpp_optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimi
   Rf_setAttrib(out, R_NamesSymbol, onames);
   UNPROTECT(4);
   return out;
+}
+
+// The whole dynamic-step update in one call: for every gradient in `grads` (named by
+// parameter), the parameter's value in store$values and its optimizer state in `states_env`
+// are read, stepped and written back -- all new values and states are computed before any is
+// stored, so the update is all or nothing. FALSE (nothing changed) when a parameter has no
+// state yet or its state does not fit, for R's parameter-by-parameter path.
+// [[Rcpp::export(rng = false)]]
+bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer) {
+  SEXP names = Rf_getAttrib(grads, R_NamesSymbol);
+  SEXP values = Rf_findVarInFrame(store, Rf_install("values"));
+  if (TYPEOF(values) != VECSXP || names == R_NilValue) return false;
+  SEXP vnames = Rf_getAttrib(values, R_NamesSymbol);
+  const R_xlen_t np = Rf_xlength(grads);
+  std::vector<R_xlen_t> at(np);
+  SEXP states = PROTECT(Rf_allocVector(VECSXP, np));
+  SEXP thetas = PROTECT(Rf_allocVector(VECSXP, np));
+  for (R_xlen_t k = 0; k < np; ++k) {
+    const char* nm = CHAR(STRING_ELT(names, k));
+    SEXP st = Rf_findVarInFrame(states_env, Rf_install(nm));
+    if (st == R_UnboundValue) { UNPROTECT(2); return false; }
+    at[k] = -1;
+    for (R_xlen_t i = 0; vnames != R_NilValue && i < Rf_xlength(values); ++i)
+      if (!std::strcmp(CHAR(STRING_ELT(vnames, i)), nm)) { at[k] = i; break; }
+    if (at[k] < 0) { UNPROTECT(2); return false; }
+    SET_VECTOR_ELT(states, k, st);
+    SET_VECTOR_ELT(thetas, k, VECTOR_ELT(values, at[k]));
+  }
+  SEXP res = PROTECT(optim_step_all(states, thetas, grads, optimizer));
+  if (res == R_NilValue) { UNPROTECT(3); return false; }
+  SEXP new_values = PROTECT(Rf_shallow_duplicate(values));
+  SEXP vals = VECTOR_ELT(res, 0), sts = VECTOR_ELT(res, 1);
+  for (R_xlen_t k = 0; k < np; ++k) SET_VECTOR_ELT(new_values, at[k], VECTOR_ELT(vals, k));
+  Rf_defineVar(Rf_install("values"), new_values, store);
+  for (R_xlen_t k = 0; k < np; ++k)
+    Rf_defineVar(Rf_install(CHAR(STRING_ELT(names, k))), VECTOR_ELT(sts, k), states_env);
+  UNPROTECT(4);
+  return true;
 }
