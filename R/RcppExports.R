@@ -89,6 +89,10 @@ cpp_sites_key <- function(model, guide) {
     .Call(`_svi_cpp_sites_key`, model, guide)
 }
 
+cpp_sample_plain <- function(msg, stack) {
+    .Call(`_svi_cpp_sample_plain`, msg, stack)
+}
+
 cpp_tensor_ops <- function(op, e1, e2) {
     .Call(`_svi_cpp_tensor_ops`, op, e1, e2)
 }

@@ -46,6 +46,14 @@ sample_site <- function(name, dist, obs = NULL, infer = list()) {
     infer = infer, scale = .svi$scale, mask = NULL, frames = .svi$frames, batch = .svi$batch,
     done = FALSE, stop = FALSE
   )
+  if (.svi$plain) {
+    # only trace and replay handlers and no compiled recording: apply_stack() in one C++ call
+    ctx <- .svi$ctx
+    if (is.null(ctx) || !ctx$compile) {
+      out <- .Call(`_svi_cpp_sample_plain`, msg, .svi$stack)
+      if (!is.null(out)) return(out$value)
+    }
+  }
   apply_stack(msg)$value
 }
 

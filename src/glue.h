@@ -52,6 +52,9 @@ SEXP to_r(const svi::Shape& s, const double* v);
 
 [[noreturn]] void fail(const std::string& msg);
 
+// One draw of a distribution's batch shape (see cpp_dist_sample); R's RNG state must be held.
+SEXP dist_draw_value(const char* family, SEXP params, bool reparam, bool record);
+
 }  // namespace glue
 
 namespace glue {

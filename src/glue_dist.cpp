@@ -69,6 +69,19 @@ SEXP cpp_dist_sample(std::string family, Rcpp::List params, int reps, bool repar
   });
 }
 
+namespace glue {
+// One draw of the batch shape, as cpp_dist_sample(family, params, 0, reparam, record); the
+// caller holds R's RNG state (GetRNGstate/PutRNGstate).
+SEXP dist_draw_value(const char* family, SEXP params, bool reparam, bool record) {
+  const svi::dist::Family& f = svi::dist::family(family);
+  Rcpp::List ps(params);
+  return run(as_vec(ps), record, [&](GlueTape& g) {
+    std::vector<int> in = nodes(g, ps);
+    return f.sample(g.tape, in.data(), 0, reparam);
+  });
+}
+}  // namespace glue
+
 // KL(p || q) for a family pair; params: p's then q's.
 // [[Rcpp::export(rng = false)]]
 SEXP cpp_kl_divergence(std::string pair, Rcpp::List params) {

@@ -61,3 +61,32 @@ test_that("fixed constraints are shared objects with the documented behaviour", 
   expect_identical(constraint_real()$event_dim, 0L)
   expect_identical(constraint_real(1)$event_dim, 1L)
 })
+
+test_that("the C++ sample-site path takes the same steps as the handler walk in R", {
+  # block(fn, hide = character(0)) hides nothing but is a closure handler, which sends every
+  # site of the wrapped function through apply_stack() in R
+  y <- c(0.3, -1.2, 2.2, 0.9)
+  model <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    plate("data", length(y), function(i) {
+      z <- sample_site("z", dist_normal(mu, 1))          # plated, scalar parameters
+      sample_site("y", dist_normal(z, 0.5), obs = y)
+    })
+  }
+  guide <- function(y) {
+    sample_site("mu", dist_normal(param("m", 0), param("s", 1, constraint = constraint_positive())))
+    plate("data", length(y), function(i) {
+      sample_site("z", dist_normal(param("zm", numeric(4)), 0.7))   # batch already the plate's
+    })
+  }
+  run <- function(m, g) {
+    s <- svi(m, g, adam(lr = 0.05), trace_elbo())
+    set.seed(11)
+    losses <- vapply(1:30, function(i) svi_step(s, y), 0)
+    list(losses = losses, params = params(s))
+  }
+  fast <- run(model, guide)
+  slow <- run(block(model, hide = character(0)), block(guide, hide = character(0)))
+  expect_identical(fast$losses, slow$losses)
+  expect_identical(fast$params, slow$params)
+})
