@@ -93,6 +93,10 @@ cpp_sample_plain <- function(msg, stack) {
     .Call(`_svi_cpp_sample_plain`, msg, stack)
 }
 
+cpp_subsample_plain <- function(msg, stack, dflt) {
+    .Call(`_svi_cpp_subsample_plain`, msg, stack, dflt)
+}
+
 cpp_tensor_ops <- function(op, e1, e2) {
     .Call(`_svi_cpp_tensor_ops`, op, e1, e2)
 }

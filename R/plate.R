@@ -54,7 +54,14 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
     msg <- list(type = "subsample", name = name, value = subsample, size = size,
                 subsample_size = subsample_size, infer = list(), frames = old_frames,
                 batch = .svi$batch, scale = 1, done = FALSE, stop = FALSE)
-    idx <- apply_stack(msg)$value
+    out <- NULL
+    ctx <- .svi$ctx
+    if (.svi$plain && (is.null(ctx) || !ctx$compile)) {
+      # only trace and replay handlers: the walk in one C++ call (random minibatches excepted)
+      dflt <- if (is.null(subsample_size) || subsample_size >= size) seq_len(size)
+      out <- .Call(`_svi_cpp_subsample_plain`, msg, .svi$stack, dflt)
+    }
+    idx <- if (is.null(out)) apply_stack(msg)$value else out$value
   } else if (is.null(idx)) {
     idx <- plate_indices(size, subsample_size)
   }

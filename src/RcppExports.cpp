@@ -271,6 +271,18 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
+// cpp_subsample_plain
+SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt);
+RcppExport SEXP _svi_cpp_subsample_plain(SEXP msgSEXP, SEXP stackSEXP, SEXP dfltSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type msg(msgSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type stack(stackSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dflt(dfltSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_subsample_plain(msg, stack, dflt));
+    return rcpp_result_gen;
+END_RCPP
+}
 // cpp_tensor_ops
 SEXP cpp_tensor_ops(const char* op, SEXP e1, SEXP e2);
 RcppExport SEXP _svi_cpp_tensor_ops(SEXP opSEXP, SEXP e1SEXP, SEXP e2SEXP) {
@@ -743,6 +755,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_elbo_reparam", (DL_FUNC) &_svi_cpp_elbo_reparam, 2},
     {"_svi_cpp_sites_key", (DL_FUNC) &_svi_cpp_sites_key, 2},
     {"_svi_cpp_sample_plain", (DL_FUNC) &_svi_cpp_sample_plain, 2},
+    {"_svi_cpp_subsample_plain", (DL_FUNC) &_svi_cpp_subsample_plain, 3},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},

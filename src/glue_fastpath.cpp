@@ -482,3 +482,46 @@ SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
   UNPROTECT(1);
   return out;
 }
+
+// apply_stack() for a plate's subsample message under the same conditions as
+// cpp_sample_plain(): replay gives the guide's indices, else `dflt` (the deterministic indices,
+// NULL when a random minibatch is to be drawn, which is left to R), then recording in every
+// trace. NULL (nothing recorded) for anything unusual.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt) {
+  const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
+  const R_xlen_t nh = Rf_xlength(stack);
+  for (R_xlen_t i = 0; i < nh; ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (type_is(h, "trace")) {
+      SEXP rec = list_elt(h, "rec");
+      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return R_NilValue;
+    } else if (!type_is(h, "replay")) {
+      return R_NilValue;
+    }
+  }
+  SEXP out = PROTECT(Rf_shallow_duplicate(msg));
+  for (R_xlen_t i = nh - 1; i >= 0; --i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "replay")) continue;
+    SEXP sites = list_elt(h, "sites");
+    R_xlen_t k = list_pos(sites, name);
+    if (k >= 0 && type_is(VECTOR_ELT(sites, k), "subsample"))
+      set_field(out, "value", list_elt(VECTOR_ELT(sites, k), "value"));
+  }
+  if (list_elt(out, "value") == R_NilValue && !is_true(list_elt(out, "done"))) {
+    if (dflt == R_NilValue) { UNPROTECT(1); return R_NilValue; }
+    set_field(out, "value", dflt);
+  }
+  set_field(out, "done", Rf_ScalarLogical(TRUE));
+  SEXP type = list_elt(out, "type");
+  for (R_xlen_t i = 0; i < nh; ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "trace")) continue;
+    SEXP rec = list_elt(h, "rec");
+    append_binding(rec, "types", name, type);
+    append_binding(rec, "sites", name, out);
+  }
+  UNPROTECT(1);
+  return out;
+}
