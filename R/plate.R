@@ -77,7 +77,7 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
   old_scale <- .svi$scale
   .svi$frames <- c(old_frames, list(frame))
   .svi$batch <- c(old_batch, as.integer(k))
-  .svi$scale <- old_scale * (size / k)   # the order frames_scale() multiplies in
+  .svi$scale <- old_scale * (size / k)   # outermost plate first
   on.exit({
     .svi$frames <- old_frames
     .svi$batch <- old_batch
@@ -97,11 +97,6 @@ plate_indices <- function(size, subsample_size) {
   .Call(`_svi_cpp_subsample`, size, subsample_size)
 }
 
-frames_scale <- function(frames) {
-  s <- 1
-  for (f in frames) s <- s * (f$full_size / f$size)
-  s
-}
 
 frames_shape <- function(frames) vapply(frames, function(f) as.integer(f$size), 1L)
 

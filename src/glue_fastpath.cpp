@@ -387,6 +387,33 @@ void append_binding(SEXP env, const char* var, const char* name, SEXP value) {
   UNPROTECT(2);
 }
 
+// Whether the stack holds only trace and replay handlers and no trace has `name` yet (a name
+// seen before is apply_stack()'s to handle: repeated plates, or its error for samples).
+bool plain_stack_for(SEXP stack, const char* name) {
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (type_is(h, "trace")) {
+      SEXP rec = list_elt(h, "rec");
+      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return false;
+    } else if (!type_is(h, "replay")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Records the finished message in every trace handler, outermost first.
+void record_in_traces(SEXP stack, const char* name, SEXP msg) {
+  SEXP type = list_elt(msg, "type");
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "trace")) continue;
+    SEXP rec = list_elt(h, "rec");
+    append_binding(rec, "types", name, type);
+    append_binding(rec, "sites", name, msg);
+  }
+}
+
 // Holds R's RNG state for a scope (as Rcpp's rng = true exports do), only when a draw is made.
 struct RngHold {
   RngHold() { GetRNGstate(); }
@@ -405,16 +432,7 @@ struct RngHold {
 SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
   const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
   const R_xlen_t nh = Rf_xlength(stack);
-  // a name already in a trace is R's error to report
-  for (R_xlen_t i = 0; i < nh; ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (type_is(h, "trace")) {
-      SEXP rec = list_elt(h, "rec");
-      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return R_NilValue;
-    } else if (!type_is(h, "replay")) {
-      return R_NilValue;
-    }
-  }
+  if (!plain_stack_for(stack, name)) return R_NilValue;
   SEXP out = PROTECT(Rf_shallow_duplicate(msg));
   const bool observed = is_true(list_elt(out, "is_observed"));
   bool done = is_true(list_elt(out, "done"));
@@ -471,14 +489,7 @@ SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
     set_field(out, "value", value);
   }
   set_field(out, "done", Rf_ScalarLogical(TRUE));
-  SEXP type = list_elt(out, "type");
-  for (R_xlen_t i = 0; i < nh; ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (!type_is(h, "trace")) continue;
-    SEXP rec = list_elt(h, "rec");
-    append_binding(rec, "types", name, type);
-    append_binding(rec, "sites", name, out);
-  }
+  record_in_traces(stack, name, out);
   UNPROTECT(1);
   return out;
 }
@@ -491,15 +502,7 @@ SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
 SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt) {
   const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
   const R_xlen_t nh = Rf_xlength(stack);
-  for (R_xlen_t i = 0; i < nh; ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (type_is(h, "trace")) {
-      SEXP rec = list_elt(h, "rec");
-      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return R_NilValue;
-    } else if (!type_is(h, "replay")) {
-      return R_NilValue;
-    }
-  }
+  if (!plain_stack_for(stack, name)) return R_NilValue;
   SEXP out = PROTECT(Rf_shallow_duplicate(msg));
   for (R_xlen_t i = nh - 1; i >= 0; --i) {
     SEXP h = VECTOR_ELT(stack, i);
@@ -514,14 +517,7 @@ SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt) {
     set_field(out, "value", dflt);
   }
   set_field(out, "done", Rf_ScalarLogical(TRUE));
-  SEXP type = list_elt(out, "type");
-  for (R_xlen_t i = 0; i < nh; ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (!type_is(h, "trace")) continue;
-    SEXP rec = list_elt(h, "rec");
-    append_binding(rec, "types", name, type);
-    append_binding(rec, "sites", name, out);
-  }
+  record_in_traces(stack, name, out);
   UNPROTECT(1);
   return out;
 }
