@@ -14,15 +14,7 @@
 #     the tape frees. A leak in the C++ replay (or in R objects kept alive) grows here with the
 #     number of steps; rss_growth_mb must stay below 1 MB.
 source("bench/common.R")
-model <- function(y) {
-  mu <- sample_site("mu", dist_normal(0, 10))
-  plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, 1), obs = y))
-}
-guide <- function(y) {
-  sample_site("mu", dist_normal(param("loc", 0), param("scale", 1, constraint = constraint_positive())))
-}
-set.seed(1)
-y <- rnorm(1000, 3)
+source("bench/normal_normal_model.R")
 set.seed(2)
 s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = TRUE)
 args <- list(y)
