@@ -2,22 +2,7 @@
 # tape redraws its noise.
 
 test_that("the distribution core compiles and runs without R", {
-  skip_on_cran()
-  inc <- system.file("include", package = "svi")
-  eigen <- system.file("include", package = "RcppEigen")
-  skip_if(!nzchar(inc) || !file.exists(file.path(inc, "svi", "dist", "dist.hpp")) || !nzchar(eigen))
-  config <- function(what) {
-    out <- tryCatch(system2(file.path(R.home("bin"), "R"), c("CMD", "config", what),
-                            stdout = TRUE, stderr = FALSE), error = function(e) "")
-    if (length(out)) out[1] else ""
-  }
-  cxx <- config("CXX17")
-  skip_if(!nzchar(cxx), "no C++17 compiler")
-  dir <- tempfile("dist_core")
-  dir.create(dir)
-  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
-  src <- file.path(dir, "dist_core.cpp")
-  writeLines(c(
+  out <- run_standalone_core("dist_core", c(
     "#include <svi/dist/dist.hpp>",
     "#include <svi/ops/reduce.hpp>",
     "#include <cmath>",
@@ -55,13 +40,9 @@ test_that("the distribution core compiles and runs without R", {
     "  std::printf(\"%.17g %.17g %.17g\\n\", before / 20000, t.grad(ga[0])[0] / 20000, t.grad(ga[1])[0] + before / b);",
     "  t.forward();  // replay: fresh noise, so a different total",
     "  std::printf(\"%d\\n\", int(t.val(tot)[0] != before));",
-    "}"), src)
-  exe <- file.path(dir, "dist_core")
-  status <- system(paste(cxx, config("CXX17STD"), "-O0 -DEIGEN_PERMANENTLY_DISABLE_STUPID_WARNINGS",
-                         "-I", shQuote(inc), "-I", shQuote(eigen), shQuote(src), "-o", shQuote(exe)),
-                   ignore.stdout = TRUE, ignore.stderr = TRUE)
-  skip_if(status != 0, "could not compile the standalone fixture")
-  out <- lapply(strsplit(system2(exe, stdout = TRUE), " "), as.numeric)
+    "}"), needs = file.path("dist", "dist.hpp"), eigen = TRUE,
+    flags = "-O0 -DEIGEN_PERMANENTLY_DISABLE_STUPID_WARNINGS")
+  out <- lapply(strsplit(out, " "), as.numeric)
   expect_equal(out[[1]], c(dnorm(0.5, log = TRUE), 0.5, 0.5^2 - 1), tolerance = 1e-14)
   expect_equal(out[[2]][1], 2.5 / 2, tolerance = 0.02)      # mean of Gamma(2.5, rate 2)
   expect_equal(out[[2]][2], 1 / 2, tolerance = 0.02)        # d E[z] / d shape

@@ -398,21 +398,7 @@ test_that("bad per-parameter settings and bad updates are clear errors", {
 })
 
 test_that("the optimizer core compiles and runs without R", {
-  skip_on_cran()
-  inc <- system.file("include", package = "svi")
-  skip_if(!nzchar(inc) || !file.exists(file.path(inc, "svi", "optim", "optim.hpp")))
-  config <- function(what) {
-    out <- tryCatch(system2(file.path(R.home("bin"), "R"), c("CMD", "config", what),
-                            stdout = TRUE, stderr = FALSE), error = function(e) "")
-    if (length(out)) out[1] else ""
-  }
-  cxx <- config("CXX17")
-  skip_if(!nzchar(cxx), "no C++17 compiler")
-  dir <- tempfile("optim_core")
-  dir.create(dir)
-  on.exit(unlink(dir, recursive = TRUE), add = TRUE)
-  src <- file.path(dir, "optim_core.cpp")
-  writeLines(c(
+  out <- run_standalone_core("optim_core", c(
     "#include <svi/optim/optim.hpp>",
     "#include <cstdio>",
     "int main() {",
@@ -422,12 +408,8 @@ test_that("the optimizer core compiles and runs without R", {
     "  svi::optim::adam_step(th, g, 2, s, c);",
     "  svi::optim::adam_step(th, nullptr, 2, s, c);",
     "  std::printf(\"%.17g %.17g\\n\", th[0], th[1]);",
-    "}"), src)
-  exe <- file.path(dir, "optim_core")
-  status <- system(paste(cxx, config("CXX17STD"), "-I", shQuote(inc), shQuote(src), "-o", shQuote(exe)),
-                   ignore.stdout = TRUE, ignore.stderr = TRUE)
-  skip_if(status != 0, "could not compile the standalone fixture")
-  got <- as.numeric(strsplit(system2(exe, stdout = TRUE), " ")[[1]])
+    "}"), needs = file.path("optim", "optim.hpp"))
+  got <- as.numeric(strsplit(out, " ")[[1]])
   # the same two steps in R: a gradient, then "no gradient" (= zero after the first step)
   b1 <- 0.9; b2 <- 0.999; eps <- 1e-8; lr <- 0.1
   m1 <- (1 - b1) * c(0.5, -4); v1 <- (1 - b2) * c(0.5, -4)^2
