@@ -74,7 +74,6 @@ std::vector<double> as_values(SEXP x, R_xlen_t n, const std::string& what) {
   return std::vector<double>(REAL(x), REAL(x) + n);
 }
 
-SEXP elt(SEXP list, const char* name) { return list_elt(list, name); }
 
 }  // namespace
 
@@ -100,25 +99,25 @@ Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, i
   slots.reserve(np);
   for (int k = 0; k < np; ++k) {
     SEXP p = params[k];
-    std::string name = Rcpp::as<std::string>(elt(p, "name"));
-    leaf[k] = Rcpp::as<int>(elt(p, "leaf"));
+    std::string name = Rcpp::as<std::string>(list_elt(p, "name"));
+    leaf[k] = Rcpp::as<int>(list_elt(p, "leaf"));
     t.check_index(leaf[k]);
     R_xlen_t n = t.shape(leaf[k]).n;
-    theta[k] = as_values(elt(p, "value"), n, "the value of parameter '" + name + "'");
-    SEXP st = elt(p, "state");
-    slots.emplace_back(Rcpp::as<std::string>(elt(st, "optimizer")), name, n,
-                       Rcpp::as<double>(elt(st, "step")), Rcpp::as<double>(elt(st, "lr")),
-                       elt(st, "buffers"), elt(st, "settings"));
+    theta[k] = as_values(list_elt(p, "value"), n, "the value of parameter '" + name + "'");
+    SEXP st = list_elt(p, "state");
+    slots.emplace_back(Rcpp::as<std::string>(list_elt(st, "optimizer")), name, n,
+                       Rcpp::as<double>(list_elt(st, "step")), Rcpp::as<double>(list_elt(st, "lr")),
+                       list_elt(st, "buffers"), list_elt(st, "settings"));
   }
   std::vector<int> avg_leaf(na), avg_next(na);
   std::vector<std::vector<double>> avg(na);
   for (int k = 0; k < na; ++k) {
     SEXP a = averages[k];
-    avg_leaf[k] = Rcpp::as<int>(elt(a, "leaf"));
-    avg_next[k] = Rcpp::as<int>(elt(a, "next"));
+    avg_leaf[k] = Rcpp::as<int>(list_elt(a, "leaf"));
+    avg_next[k] = Rcpp::as<int>(list_elt(a, "next"));
     t.check_index(avg_leaf[k]);
     t.check_index(avg_next[k]);
-    avg[k] = as_values(elt(a, "value"), t.shape(avg_leaf[k]).n, "a decaying-average baseline");
+    avg[k] = as_values(list_elt(a, "value"), t.shape(avg_leaf[k]).n, "a decaying-average baseline");
   }
 
   Rcpp::NumericVector losses(num_steps);

@@ -343,15 +343,6 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
 
 namespace {
 
-// The element of a named list by name, and its position (-1 when absent).
-R_xlen_t list_pos(SEXP list, const char* name) {
-  SEXP nms = Rf_getAttrib(list, R_NamesSymbol);
-  if (nms == R_NilValue) return -1;
-  for (R_xlen_t i = 0; i < Rf_xlength(list); ++i)
-    if (!std::strcmp(CHAR(STRING_ELT(nms, i)), name)) return i;
-  return -1;
-}
-
 void set_field(SEXP msg, const char* name, SEXP value) {
   R_xlen_t i = list_pos(msg, name);
   if (i < 0) fail(std::string("internal: a site message has no field ") + name);
@@ -413,12 +404,6 @@ void record_in_traces(SEXP stack, const char* name, SEXP msg) {
     append_binding(rec, "sites", name, msg);
   }
 }
-
-// Holds R's RNG state for a scope (as Rcpp's rng = true exports do), only when a draw is made.
-struct RngHold {
-  RngHold() { GetRNGstate(); }
-  ~RngHold() { PutRNGstate(); }
-};
 
 }  // namespace
 
@@ -483,7 +468,7 @@ SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
     bool reparam = is_true(Rf_getAttrib(d, Rf_install("svi_rsample")));
     SEXP value;
     {
-      RngHold rng;
+      Rcpp::RNGScope rng;  // R's RNG state, held only when a draw is made
       value = dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr);
     }
     set_field(out, "value", value);

@@ -14,22 +14,21 @@ namespace {
 [[noreturn]] void fail(const std::string& msg) { throw svi::Error(msg); }
 
 using glue::list_elt;
-SEXP elt(SEXP list, const char* name) { return list_elt(list, name); }
 
 double num(SEXP list, const char* name, double dflt) {
-  SEXP x = elt(list, name);
+  SEXP x = list_elt(list, name);
   if (Rf_isNull(x)) return dflt;
   return Rf_asReal(x);
 }
 
 bool flag(SEXP list, const char* name) {
-  SEXP x = elt(list, name);
+  SEXP x = list_elt(list, name);
   return !Rf_isNull(x) && Rf_asLogical(x) == TRUE;
 }
 
 // A fresh copy of one moment buffer, checked against the parameter's length.
 Rcpp::NumericVector buffer(SEXP buffers, const char* name, R_xlen_t n, const std::string& pname) {
-  SEXP b = elt(buffers, name);
+  SEXP b = list_elt(buffers, name);
   if (TYPEOF(b) != REALSXP || Rf_xlength(b) != n)
     fail("the optimizer state of parameter '" + pname + "' does not fit it: its `" + name +
          "` should be a numeric vector of length " + std::to_string(n) +
@@ -184,7 +183,7 @@ static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string opt
   SEXP names = Rf_getAttrib(grads, R_NamesSymbol);
   for (R_xlen_t k = 0; k < np; ++k) {
     SEXP st = VECTOR_ELT(states, k), th = VECTOR_ELT(values, k), gr = VECTOR_ELT(grads, k);
-    SEXP kind = elt(st, "optimizer");
+    SEXP kind = list_elt(st, "optimizer");
     if (TYPEOF(st) != VECSXP || TYPEOF(kind) != STRSXP || optimizer != CHAR(STRING_ELT(kind, 0)))
       return R_NilValue;
     if (TYPEOF(th) != REALSXP || TYPEOF(gr) != REALSXP || Rf_xlength(th) != Rf_xlength(gr))
@@ -196,8 +195,8 @@ static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string opt
     SEXP st = VECTOR_ELT(states, k), th = VECTOR_ELT(values, k), gr = VECTOR_ELT(grads, k);
     std::string name = names == R_NilValue ? std::to_string(k + 1) : CHAR(STRING_ELT(names, k));
     const R_xlen_t n = Rf_xlength(th);
-    glue::OptimSlot slot(optimizer, name, n, Rf_asReal(elt(st, "step")), Rf_asReal(elt(st, "lr")),
-                         elt(st, "buffers"), elt(st, "settings"));
+    glue::OptimSlot slot(optimizer, name, n, Rf_asReal(list_elt(st, "step")), Rf_asReal(list_elt(st, "lr")),
+                         list_elt(st, "buffers"), list_elt(st, "settings"));
     SEXP value = Rf_duplicate(th);  // keeps attributes
     SET_VECTOR_ELT(new_values, k, value);
     slot.update(REAL(value), REAL(gr));

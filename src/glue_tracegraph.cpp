@@ -6,6 +6,7 @@
 // order where the arithmetic is not exact, so results are unchanged and a compiled replay
 // recomputes them.
 #include "glue.h"
+#include "r_list.h"
 #include <cstring>
 
 using namespace glue;
@@ -23,14 +24,6 @@ namespace {
 bool has_bit(const svi::Node& x, int site) {  // site 0-based
   std::size_t w = std::size_t(site) / 64;
   return w < x.prov.size() && (x.prov[w] >> (site % 64) & 1u);
-}
-
-SEXP list_elt(SEXP list, const char* name) {
-  SEXP nms = Rf_getAttrib(list, R_NamesSymbol);
-  if (TYPEOF(list) != VECSXP || nms == R_NilValue) return R_NilValue;
-  for (R_xlen_t k = 0; k < XLENGTH(list); ++k)
-    if (!std::strcmp(CHAR(STRING_ELT(nms, k)), name)) return VECTOR_ELT(list, k);
-  return R_NilValue;
 }
 
 // A site's plates (a list of frames, each a list with `name` and `size`).
