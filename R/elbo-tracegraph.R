@@ -75,8 +75,7 @@ elbo_handlers.svi_tracegraph_elbo <- function(loss, training) {
 track_nonreparam_handler <- function(counter) {
   ids <- new.env(parent = emptyenv())
   new_handler("track_nonreparam", postprocess = function(msg) {
-    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) ||
-        isTRUE(attr(msg$fn, "svi_rsample"))) return(msg)   # site_reparam(), without the checks
+    if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) || site_reparam(msg)) return(msg)
     if (!.Call(`_svi_cpp_tape_recording`)) return(msg)
     id <- ids[[msg$name]]
     if (is.null(id)) {
@@ -118,7 +117,7 @@ elbo_particle.svi_tracegraph_elbo <- function(loss, traces, training) {
   guide <- traces$guide
   model_lp <- lapply(model, site_log_prob)
   guide_lp <- lapply(guide, site_log_prob)
-  reparam <- vapply(guide, function(g) isTRUE(attr(g$fn, "svi_rsample")), NA)  # site_reparam()
+  reparam <- vapply(guide, site_reparam, NA)
   # elbo = sum of log p - sum of log q; the surrogate starts from the same model part, minus
   # log q of the reparameterized guide sites. On a recording tape, one call records it.
   r <- if (training) .Call(`_svi_cpp_tracegraph_elbo`, model_lp, guide_lp, reparam)

@@ -35,7 +35,7 @@ gradient_variance <- function(s, ..., num_samples = 100) {
     cli::cli_abort("{.arg num_samples} must be a whole number of at least 2, not {.val {format(num_samples)}}.")
   }
   args <- list(...)
-  with_svi(s, function() {
+  with_svi(s, {
     n <- 0L
     mean <- list()
     m2 <- list()

@@ -80,10 +80,7 @@ apply_stack <- function(msg) {
   while (first <= n) {
     h <- stack[[first]]
     if (h$type == "trace") {
-      rec <- h$rec   # trace_record(), inlined
-      name <- msg$name
-      if (is.null(rec$sites[[name]])) rec$types[[name]] <- msg$type else trace_check_repeat(rec, msg)
-      rec$sites[[name]] <- msg
+      trace_record(h$rec, msg)
     } else {
       post <- h$postprocess
       if (!is.null(post)) msg <- post(msg)

@@ -148,11 +148,11 @@ compiled_steps <- function(s, args, n) {
   }
   losses <- numeric(0)
   while (is.null(s$program) && n > 0) {
-    losses <- c(losses, with_svi(s, function() compiled_record_step(s, args)))
+    losses <- c(losses, with_svi(s, compiled_record_step(s, args)))
     n <- n - 1L
   }
   if (n > 0) {
-    more <- with_svi(s, function() compiled_replay(s, n))
+    more <- with_svi(s, compiled_replay(s, n))
     losses <- c(losses, more)
     if (isTRUE(attr(more, "interrupted"))) attr(losses, "interrupted") <- TRUE
   }

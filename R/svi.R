@@ -86,7 +86,7 @@ check_svi <- function(s, call = parent.frame()) {
   if (!inherits(s, "svi")) cli::cli_abort("{.arg s} must be an svi object from {.fn svi}.", call = call)
 }
 
-# Evaluates `expr` (or calls it, if it is a function) with the svi object's warning memory, rolling back parameters first created
+# Evaluates `expr` with the svi object's warning memory, rolling back parameters first created
 # by a step that then fails (so a failed or interrupted step leaves the store as it was).
 with_svi <- function(s, expr) {
   old_warned <- .svi$warned
@@ -103,7 +103,6 @@ with_svi <- function(s, expr) {
     }
   }, add = TRUE)
   out <- expr
-  if (is.function(out)) out <- out()   # with_svi(s, function() ...) also works
   ok <- TRUE
   out
 }

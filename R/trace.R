@@ -9,7 +9,7 @@ new_trace_handler <- function() {
   list(type = "trace", rec = rec)
 }
 
-# Records a site (as apply_stack() does inline).
+# Records a finished site message in a trace handler's record.
 trace_record <- function(rec, msg) {
   name <- msg$name
   if (is.null(rec$sites[[name]])) rec$types[[name]] <- msg$type else trace_check_repeat(rec, msg)
