@@ -89,12 +89,8 @@ cpp_sites_key <- function(model, guide) {
     .Call(`_svi_cpp_sites_key`, model, guide)
 }
 
-cpp_sample_plain <- function(msg, stack) {
-    .Call(`_svi_cpp_sample_plain`, msg, stack)
-}
-
-cpp_subsample_plain <- function(msg, stack, dflt) {
-    .Call(`_svi_cpp_subsample_plain`, msg, stack, dflt)
+cpp_lean_finish <- function(m_rec, g_rec, ctx, s, warned) {
+    .Call(`_svi_cpp_lean_finish`, m_rec, g_rec, ctx, s, warned)
 }
 
 cpp_tensor_ops <- function(op, e1, e2) {
@@ -147,6 +143,22 @@ cpp_optim_schedule_lr <- function(kind, lr, epoch, step_size, gamma, milestones)
 
 cpp_optim_apply <- function(store, states_env, grads, optimizer) {
     .Call(`_svi_cpp_optim_apply`, store, states_env, grads, optimizer)
+}
+
+cpp_sample_site <- function(name, dist, obs, infer, state) {
+    .Call(`_svi_cpp_sample_site`, name, dist, obs, infer, state)
+}
+
+cpp_param_plain <- function(name, constraint, state) {
+    .Call(`_svi_cpp_param_plain`, name, constraint, state)
+}
+
+cpp_plate_enter <- function(name, size, fn, subsample_size, subsample, state) {
+    .Call(`_svi_cpp_plate_enter`, name, size, fn, subsample_size, subsample, state)
+}
+
+cpp_plate_exit <- function(saved, state) {
+    invisible(.Call(`_svi_cpp_plate_exit`, saved, state))
 }
 
 cpp_tape_valid <- function(xp) {

@@ -6,20 +6,28 @@ importance_traces <- function(model, guide, args) {
   g <- run_traced(guide, args)
   trace_h <- new_trace_handler()
   with_handlers(list(trace_h, new_replay_handler(g$sites)), do.call(model, args))
-  m_sites <- trace_h$rec$sites
-  m_types <- trace_h$rec$types
-  # the checks run once per structure and svi object (the key covers all they look at)
+  checked_traces(trace_h$rec, g)
+}
+
+# The sample sites of a model trace and a guide trace (records with $sites and $types), after
+# the model/guide consistency checks. The checks run once per structure and svi object: the
+# key covers everything they look at.
+checked_traces <- function(m, g) {
+  m_sites <- m$sites
+  g_sites <- g$sites
+  m_types <- m$types
+  g_types <- g$types
   seen <- .svi$warned
   if (is.null(seen)) {
-    check_model_guide_match(m_sites, g$sites, m_types, g$types)
+    check_model_guide_match(m_sites, g_sites, m_types, g_types)
   } else {
-    key <- .Call(`_svi_cpp_sites_key`, m_sites, g$sites)
+    key <- .Call(`_svi_cpp_sites_key`, m_sites, g_sites)
     if (!identical(key, seen$.checked_structure)) {
-      check_model_guide_match(m_sites, g$sites, m_types, g$types)
+      check_model_guide_match(m_sites, g_sites, m_types, g_types)
       seen$.checked_structure <- key
     }
   }
-  list(model = m_sites[m_types == "sample"], guide = g$sites[g$types == "sample"])
+  list(model = m_sites[m_types == "sample"], guide = g_sites[g_types == "sample"])
 }
 
 sample_sites <- function(sites) Filter(function(s) identical(s$type, "sample"), sites)
@@ -145,6 +153,15 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
       surrogate <- surrogate + r$surrogate
     }
   }
+  out <- elbo_result(ctx, elbo, surrogate, n)
+  if (compile) out$program <- compiled_program(ctx, out$loss_node, out$surrogate_node, tape)
+  out
+}
+
+# The loss (-ELBO averaged over n particles) and, when the step records on a tape, the
+# gradients of every parameter leaf: list(loss, grads, finite_grads, averages, updated = FALSE
+# (the optimizer has not run)) plus the loss and surrogate nodes a compiled recording keeps.
+elbo_result <- function(ctx, elbo, surrogate, n) {
   # With only pathwise gradients the surrogate is the ELBO itself: one node serves both.
   same <- identical(surrogate, elbo)
   loss_h <- if (n == 1L) -elbo else -elbo / n   # on the tape, so a replay reports the loss
@@ -152,22 +169,23 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
   grads <- list()
   finite <- TRUE
   surrogate_loss <- NULL
-  if (!is.null(tape) && length(ctx$leaves)) {
+  leaves <- ctx$leaves
+  if (!is.null(ctx$tape) && length(leaves)) {
     if (is_tensor(surrogate)) {
       surrogate_loss <- if (same) loss_h else if (n == 1L) -surrogate else -surrogate / n
       .Call(`_svi_cpp_tape_backward`, surrogate_loss)
-      grads <- .Call(`_svi_cpp_tape_grads`, ctx$leaves)
+      grads <- .Call(`_svi_cpp_tape_grads`, leaves)
       finite <- attr(grads, "finite")
       attr(grads, "finite") <- NULL
     } else {
-      grads <- lapply(ctx$leaves, function(l) as.vector(value_of(l) * 0))
+      grads <- lapply(leaves, function(l) as.vector(value_of(l) * 0))
     }
   }
   # averages: the decaying-average baselines this step updated (committed by svi_step())
-  out <- list(loss = value, grads = grads, finite_grads = finite,
-              averages = lapply(ctx$averages, value_of))
-  if (compile) out$program <- compiled_program(ctx, loss_h, surrogate_loss, tape)
-  out
+  averages <- ctx$averages
+  list(loss = value, grads = grads, finite_grads = finite,
+       averages = if (length(averages)) lapply(averages, value_of) else list(),
+       updated = FALSE, loss_node = loss_h, surrogate_node = surrogate_loss)
 }
 
 # One particle: list(elbo = number, surrogate = handle or number); the surrogate's gradient

@@ -22,6 +22,12 @@
 #' }
 #' @export
 plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
+  # the usual case -- valid arguments, only trace and replay handlers -- in one C++ call
+  entered <- .Call(`_svi_cpp_plate_enter`, name, size, fn, subsample_size, subsample, .svi)
+  if (!is.null(entered)) {
+    on.exit(.Call(`_svi_cpp_plate_exit`, entered, .svi))
+    return(fn(.subset2(entered, 1L)))
+  }
   check_site_name(name, "plate")
   if (!is.numeric(size) || length(size) != 1L || is.na(size) || size != round(size) || size < 0) {
     cli::cli_abort("{.arg size} of plate {.val {name}} must be a whole number, not {.val {format(size)}}.")
@@ -54,14 +60,7 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
     msg <- list(type = "subsample", name = name, value = subsample, size = size,
                 subsample_size = subsample_size, infer = list(), frames = old_frames,
                 batch = .svi$batch, scale = 1, done = FALSE, stop = FALSE)
-    out <- NULL
-    ctx <- .svi$ctx
-    if (.svi$plain && (is.null(ctx) || !ctx$compile)) {
-      # only trace and replay handlers: the walk in one C++ call (random minibatches excepted)
-      dflt <- if (is.null(subsample_size) || subsample_size >= size) seq_len(size)
-      out <- .Call(`_svi_cpp_subsample_plain`, msg, .svi$stack, dflt)
-    }
-    idx <- if (is.null(out)) apply_stack(msg)$value else out$value
+    idx <- apply_stack(msg)$value
   } else if (is.null(idx)) {
     idx <- plate_indices(size, subsample_size)
   }

@@ -23,6 +23,9 @@
 #' sample_site("x", dist_normal(0, 1))   # outside inference: a plain draw
 #' @export
 sample_site <- function(name, dist, obs = NULL, infer = list()) {
+  # the usual case -- valid arguments, only trace and replay handlers -- in one C++ call
+  value <- .Call(`_svi_cpp_sample_site`, name, dist, obs, infer, .svi)
+  if (!is.null(value)) return(value)
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
     check_site_name(name, "sample_site")
   }
@@ -46,14 +49,6 @@ sample_site <- function(name, dist, obs = NULL, infer = list()) {
     infer = infer, scale = .svi$scale, mask = NULL, frames = .svi$frames, batch = .svi$batch,
     done = FALSE, stop = FALSE
   )
-  if (.svi$plain) {
-    # only trace and replay handlers and no compiled recording: apply_stack() in one C++ call
-    ctx <- .svi$ctx
-    if (is.null(ctx) || !ctx$compile) {
-      out <- .Call(`_svi_cpp_sample_plain`, msg, .svi$stack)
-      if (!is.null(out)) return(out$value)
-    }
-  }
   apply_stack(msg)$value
 }
 
@@ -95,6 +90,9 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #' }
 #' @export
 param <- function(name, init = NULL, constraint = constraint_real()) {
+  # an existing parameter first met in this step, under trace and replay handlers: one C++ call
+  h <- .Call(`_svi_cpp_param_plain`, name, constraint, .svi)
+  if (!is.null(h)) return(h)
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
     check_site_name(name, "param")
   }

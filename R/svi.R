@@ -96,15 +96,21 @@ with_svi <- function(s, expr) {
   ok <- FALSE
   on.exit({
     .svi$warned <- old_warned
-    if (!ok && length(store$values) > n_before) {
-      added <- names(store$values)[-seq_len(n_before)]
-      store$values[added] <- NULL
-      store$constraints[added] <- NULL
-    }
+    if (!ok) drop_params_after(store, n_before)
   }, add = TRUE)
   out <- expr
   ok <- TRUE
   out
+}
+
+# Removes the parameters created after the first n_before (new parameters are appended).
+drop_params_after <- function(store, n_before) {
+  n <- length(store$values)
+  if (n > n_before) {
+    added <- names(store$values)[seq.int(n_before + 1L, n)]   # (x[-seq_len(0)] would be empty)
+    store$values[added] <- NULL
+    store$constraints[added] <- NULL
+  }
 }
 
 #' @rdname svi
@@ -113,6 +119,7 @@ svi_step <- function(s, ...) {
   if (!inherits(s, "svi")) check_svi(s)
   args <- list(...)
   if (.subset2(s, "compile")) return(compiled_steps(s, args, 1L))
+  if (lean_step_applies(s)) return(lean_step(s, args))
   with_svi(s, {
     store <- .subset2(s, "store")
     res <- run_elbo(.subset2(s, "loss"), .subset2(s, "model"), .subset2(s, "guide"), args, store,

@@ -2,11 +2,13 @@
 
 # The trace handler is data: apply_stack() records each site into `rec` (sites in order of
 # first appearance, and their types).
-new_trace_handler <- function() {
+new_trace_handler <- function() list(type = "trace", rec = new_trace_rec())
+
+new_trace_rec <- function() {
   rec <- new.env(parent = emptyenv())
   rec$sites <- list()
   rec$types <- character(0)   # the sites' types, so callers can pick sample sites at once
-  list(type = "trace", rec = rec)
+  rec
 }
 
 # Records a finished site message in a trace handler's record.

@@ -260,26 +260,17 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_sample_plain
-SEXP cpp_sample_plain(SEXP msg, SEXP stack);
-RcppExport SEXP _svi_cpp_sample_plain(SEXP msgSEXP, SEXP stackSEXP) {
+// cpp_lean_finish
+SEXP cpp_lean_finish(SEXP m_rec, SEXP g_rec, SEXP ctx, SEXP s, SEXP warned);
+RcppExport SEXP _svi_cpp_lean_finish(SEXP m_recSEXP, SEXP g_recSEXP, SEXP ctxSEXP, SEXP sSEXP, SEXP warnedSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type msg(msgSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type stack(stackSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_sample_plain(msg, stack));
-    return rcpp_result_gen;
-END_RCPP
-}
-// cpp_subsample_plain
-SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt);
-RcppExport SEXP _svi_cpp_subsample_plain(SEXP msgSEXP, SEXP stackSEXP, SEXP dfltSEXP) {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    Rcpp::traits::input_parameter< SEXP >::type msg(msgSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type stack(stackSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type dflt(dfltSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_subsample_plain(msg, stack, dflt));
+    Rcpp::traits::input_parameter< SEXP >::type m_rec(m_recSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type g_rec(g_recSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type ctx(ctxSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type s(sSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type warned(warnedSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lean_finish(m_rec, g_rec, ctx, s, warned));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -438,6 +429,57 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< std::string >::type optimizer(optimizerSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_optim_apply(store, states_env, grads, optimizer));
     return rcpp_result_gen;
+END_RCPP
+}
+// cpp_sample_site
+SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state);
+RcppExport SEXP _svi_cpp_sample_site(SEXP nameSEXP, SEXP distSEXP, SEXP obsSEXP, SEXP inferSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type dist(distSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type obs(obsSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type infer(inferSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_sample_site(name, dist, obs, infer, state));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_param_plain
+SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state);
+RcppExport SEXP _svi_cpp_param_plain(SEXP nameSEXP, SEXP constraintSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type constraint(constraintSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_param_plain(name, constraint, state));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_plate_enter
+SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP subsample, SEXP state);
+RcppExport SEXP _svi_cpp_plate_enter(SEXP nameSEXP, SEXP sizeSEXP, SEXP fnSEXP, SEXP subsample_sizeSEXP, SEXP subsampleSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type size(sizeSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type fn(fnSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type subsample_size(subsample_sizeSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type subsample(subsampleSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_plate_enter(name, size, fn, subsample_size, subsample, state));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_plate_exit
+void cpp_plate_exit(SEXP saved, SEXP state);
+RcppExport SEXP _svi_cpp_plate_exit(SEXP savedSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type saved(savedSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    cpp_plate_exit(saved, state);
+    return R_NilValue;
 END_RCPP
 }
 // cpp_tape_valid
@@ -754,8 +796,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_site_log_prob", (DL_FUNC) &_svi_cpp_site_log_prob, 1},
     {"_svi_cpp_elbo_reparam", (DL_FUNC) &_svi_cpp_elbo_reparam, 2},
     {"_svi_cpp_sites_key", (DL_FUNC) &_svi_cpp_sites_key, 2},
-    {"_svi_cpp_sample_plain", (DL_FUNC) &_svi_cpp_sample_plain, 2},
-    {"_svi_cpp_subsample_plain", (DL_FUNC) &_svi_cpp_subsample_plain, 3},
+    {"_svi_cpp_lean_finish", (DL_FUNC) &_svi_cpp_lean_finish, 5},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},
@@ -769,6 +810,10 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_optim_step", (DL_FUNC) &_svi_cpp_optim_step, 8},
     {"_svi_cpp_optim_schedule_lr", (DL_FUNC) &_svi_cpp_optim_schedule_lr, 6},
     {"_svi_cpp_optim_apply", (DL_FUNC) &_svi_cpp_optim_apply, 4},
+    {"_svi_cpp_sample_site", (DL_FUNC) &_svi_cpp_sample_site, 5},
+    {"_svi_cpp_param_plain", (DL_FUNC) &_svi_cpp_param_plain, 3},
+    {"_svi_cpp_plate_enter", (DL_FUNC) &_svi_cpp_plate_enter, 6},
+    {"_svi_cpp_plate_exit", (DL_FUNC) &_svi_cpp_plate_exit, 2},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
     {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},

@@ -48,6 +48,8 @@ GlueTape* current_tape();
 // integers and logicals are converted. `what` names the argument in error messages.
 int as_node(GlueTape& g, SEXP x, const char* what);
 svi::Shape shape_of(SEXP x);
+// Shape of a double vector/array or of a live handle; false for anything else.
+bool value_shape(SEXP x, svi::Shape& s);
 SEXP to_r(const svi::Shape& s, const double* v);
 
 [[noreturn]] void fail(const std::string& msg);

@@ -10,10 +10,8 @@
 
 using namespace glue;
 
-namespace {
-
 // Shape of a double vector/array or of a live handle; false for anything else.
-bool value_shape(SEXP x, svi::Shape& s) {
+bool glue::value_shape(SEXP x, svi::Shape& s) {
   if (TYPEOF(x) == REALSXP) {
     s = shape_of(x);
     return true;
@@ -27,6 +25,8 @@ bool value_shape(SEXP x, svi::Shape& s) {
   }
   return false;
 }
+
+namespace {
 
 bool rule_ok(double v, const char* rule) {
   switch (rule[0]) {
@@ -339,170 +339,4 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
     key += "##\n";
   }
   return key;
-}
-
-namespace {
-
-void set_field(SEXP msg, const char* name, SEXP value) {
-  R_xlen_t i = list_pos(msg, name);
-  if (i < 0) fail(std::string("internal: a site message has no field ") + name);
-  SET_VECTOR_ELT(msg, i, value);
-}
-
-bool is_true(SEXP x) { return TYPEOF(x) == LGLSXP && Rf_xlength(x) == 1 && LOGICAL(x)[0] == TRUE; }
-
-bool type_is(SEXP site, const char* type) {
-  SEXP t = list_elt(site, "type");
-  return TYPEOF(t) == STRSXP && Rf_xlength(t) == 1 && !std::strcmp(CHAR(STRING_ELT(t, 0)), type);
-}
-
-// Appends (name, value) to the named list or character vector bound to `var` in `env`.
-void append_binding(SEXP env, const char* var, const char* name, SEXP value) {
-  SEXP sym = Rf_install(var);
-  SEXP old = Rf_findVarInFrame(env, sym);
-  const R_xlen_t n = Rf_xlength(old);
-  const bool chr = TYPEOF(old) == STRSXP;
-  SEXP out = PROTECT(Rf_allocVector(chr ? STRSXP : VECSXP, n + 1));
-  SEXP nms = PROTECT(Rf_allocVector(STRSXP, n + 1));
-  SEXP onms = Rf_getAttrib(old, R_NamesSymbol);
-  for (R_xlen_t i = 0; i < n; ++i) {
-    if (chr) SET_STRING_ELT(out, i, STRING_ELT(old, i));
-    else SET_VECTOR_ELT(out, i, VECTOR_ELT(old, i));
-    SET_STRING_ELT(nms, i, onms == R_NilValue ? R_BlankString : STRING_ELT(onms, i));
-  }
-  if (chr) SET_STRING_ELT(out, n, STRING_ELT(value, 0));
-  else SET_VECTOR_ELT(out, n, value);
-  SET_STRING_ELT(nms, n, Rf_mkChar(name));
-  Rf_setAttrib(out, R_NamesSymbol, nms);
-  Rf_defineVar(sym, out, env);
-  UNPROTECT(2);
-}
-
-// Whether the stack holds only trace and replay handlers and no trace has `name` yet (a name
-// seen before is apply_stack()'s to handle: repeated plates, or its error for samples).
-bool plain_stack_for(SEXP stack, const char* name) {
-  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (type_is(h, "trace")) {
-      SEXP rec = list_elt(h, "rec");
-      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return false;
-    } else if (!type_is(h, "replay")) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Records the finished message in every trace handler, outermost first.
-void record_in_traces(SEXP stack, const char* name, SEXP msg) {
-  SEXP type = list_elt(msg, "type");
-  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (!type_is(h, "trace")) continue;
-    SEXP rec = list_elt(h, "rec");
-    append_binding(rec, "types", name, type);
-    append_binding(rec, "sites", name, msg);
-  }
-}
-
-}  // namespace
-
-// apply_stack() for a sample site when the stack holds only trace and replay handlers and no
-// compiled step is being recorded: replay from the innermost handler outwards, the default
-// draw when no replay gave a value (for a distribution whose batch already has the plates'
-// shape), then recording in every trace, outermost first -- what the R loop does, in one call.
-// Returns the finished message, or NULL (nothing drawn or recorded) whenever anything is
-// unusual, so that apply_stack() handles it and gives its errors.
-// [[Rcpp::export(rng = false)]]
-SEXP cpp_sample_plain(SEXP msg, SEXP stack) {
-  const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
-  const R_xlen_t nh = Rf_xlength(stack);
-  if (!plain_stack_for(stack, name)) return R_NilValue;
-  SEXP out = PROTECT(Rf_shallow_duplicate(msg));
-  const bool observed = is_true(list_elt(out, "is_observed"));
-  bool done = is_true(list_elt(out, "done"));
-  for (R_xlen_t i = nh - 1; i >= 0; --i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (!type_is(h, "replay") || observed) continue;
-    SEXP sites = list_elt(h, "sites");
-    R_xlen_t k = list_pos(sites, name);
-    if (k < 0) continue;
-    SEXP g = VECTOR_ELT(sites, k);
-    if (!type_is(g, "sample") || is_true(list_elt(g, "is_observed"))) { UNPROTECT(1); return R_NilValue; }
-    set_field(out, "value", list_elt(g, "value"));
-    set_field(out, "infer", list_elt(g, "infer"));
-    done = true;
-  }
-  if (list_elt(out, "value") == R_NilValue && !done) {
-    SEXP d = list_elt(out, "fn");
-    SEXP fam = Rf_getAttrib(d, Rf_install("svi_family"));
-    SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
-    SEXP ed = Rf_getAttrib(d, Rf_install("svi_event_dim"));
-    // only distributions whose batch shape is the generic one (R's dist_batch_shape.svi_dist)
-    static const char* own_shape[] = {"svi_dist_categorical", "svi_dist_dirichlet",
-                                      "svi_dist_mvnormal", "svi_dist_delta"};
-    bool plain = TYPEOF(fam) == STRSXP && TYPEOF(klass) == STRSXP && Rf_xlength(klass) == 2 &&
-                 TYPEOF(ed) == INTSXP && INTEGER(ed)[0] == 0;
-    for (const char* c : own_shape) plain = plain && std::strcmp(CHAR(STRING_ELT(klass, 0)), c);
-    if (!plain) {
-      UNPROTECT(1);
-      return R_NilValue;
-    }
-    SEXP batch = list_elt(out, "batch");
-    if (TYPEOF(batch) != INTSXP) { UNPROTECT(1); return R_NilValue; }
-    if (Rf_xlength(batch) > 0) {
-      // the batch must already have the plates' shape (else site_dist() expands or explains)
-      svi::Shape bs;
-      bool found = false;
-      for (R_xlen_t k = 0; k < Rf_xlength(d) && !found; ++k) {
-        svi::Shape s;
-        if (!value_shape(VECTOR_ELT(d, k), s)) { UNPROTECT(1); return R_NilValue; }
-        if (s.n != 1) { bs = s; found = true; }
-      }
-      const int nb = Rf_length(batch);
-      bool ok = found;
-      if (ok && bs.nd == 0) ok = nb == 1 && bs.n == INTEGER(batch)[0];
-      else for (int i = 0; ok && i < nb; ++i) ok = i < bs.nd && bs.d[i] == INTEGER(batch)[i];
-      if (!ok) { UNPROTECT(1); return R_NilValue; }
-    }
-    bool reparam = is_true(Rf_getAttrib(d, Rf_install("svi_rsample")));
-    SEXP value;
-    {
-      Rcpp::RNGScope rng;  // R's RNG state, held only when a draw is made
-      value = dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr);
-    }
-    set_field(out, "value", value);
-  }
-  set_field(out, "done", Rf_ScalarLogical(TRUE));
-  record_in_traces(stack, name, out);
-  UNPROTECT(1);
-  return out;
-}
-
-// apply_stack() for a plate's subsample message under the same conditions as
-// cpp_sample_plain(): replay gives the guide's indices, else `dflt` (the deterministic indices,
-// NULL when a random minibatch is to be drawn, which is left to R), then recording in every
-// trace. NULL (nothing recorded) for anything unusual.
-// [[Rcpp::export(rng = false)]]
-SEXP cpp_subsample_plain(SEXP msg, SEXP stack, SEXP dflt) {
-  const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
-  const R_xlen_t nh = Rf_xlength(stack);
-  if (!plain_stack_for(stack, name)) return R_NilValue;
-  SEXP out = PROTECT(Rf_shallow_duplicate(msg));
-  for (R_xlen_t i = nh - 1; i >= 0; --i) {
-    SEXP h = VECTOR_ELT(stack, i);
-    if (!type_is(h, "replay")) continue;
-    SEXP sites = list_elt(h, "sites");
-    R_xlen_t k = list_pos(sites, name);
-    if (k >= 0 && type_is(VECTOR_ELT(sites, k), "subsample"))
-      set_field(out, "value", list_elt(VECTOR_ELT(sites, k), "value"));
-  }
-  if (list_elt(out, "value") == R_NilValue && !is_true(list_elt(out, "done"))) {
-    if (dflt == R_NilValue) { UNPROTECT(1); return R_NilValue; }
-    set_field(out, "value", dflt);
-  }
-  set_field(out, "done", Rf_ScalarLogical(TRUE));
-  record_in_traces(stack, name, out);
-  UNPROTECT(1);
-  return out;
 }

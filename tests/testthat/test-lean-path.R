@@ -90,3 +90,67 @@ test_that("the C++ sample-site path takes the same steps as the handler walk in 
   expect_identical(fast$losses, slow$losses)
   expect_identical(fast$params, slow$params)
 })
+
+test_that("the one-frame svi_step() takes the same steps as the general run_elbo() path", {
+  y <- c(0.3, -1.2, 2.2, 0.9, 1.4)
+  model <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    k <- sample_site("k", dist_bernoulli(prob = 0.3))            # score-function site
+    plate("data", length(y), function(i) sample_site("y", dist_normal(mu + k, 1), obs = y))
+  }
+  guide <- function(y) {
+    sample_site("mu", dist_normal(param("m", 0), param("s", 1, constraint = constraint_positive())))
+    sample_site("k", dist_bernoulli(prob = param("p", 0.5, constraint = constraint_unit_interval())))
+  }
+  run <- function(loss, lean) {
+    state <- asNamespace("svi")$.svi
+    old <- state$lean
+    state$lean <- lean
+    on.exit(state$lean <- old)
+    s <- svi(model, guide, adam(lr = 0.05), loss)
+    set.seed(5)
+    losses <- vapply(1:40, function(i) svi_step(s, y), 0)
+    list(losses = losses, params = params(s))
+  }
+  lean <- run(trace_elbo(), TRUE)
+  expect_identical(lean, run(trace_elbo(), FALSE))
+  expect_true(all(is.finite(lean$losses)))
+  model2 <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    plate("data", length(y), function(i) sample_site("y", dist_normal(mu, 1), obs = y))
+  }
+  guide2 <- function(y) {
+    sample_site("mu", dist_normal(param("m", 0), param("s", 1, constraint = constraint_positive())))
+  }
+  model <- model2
+  guide <- guide2
+  expect_identical(run(meanfield_elbo(), TRUE), run(meanfield_elbo(), FALSE))
+})
+
+test_that("a failing step removes the parameters it created and leaves the handler state clean", {
+  model <- function() sample_site("z", dist_normal(0, 1))
+  bad_guide <- function() {
+    m <- param("m", 0)
+    param("fail", 1)
+    stop("guide failed on purpose")
+  }
+  good_guide <- function() sample_site("z", dist_normal(param("m", 0), 1))
+  state <- asNamespace("svi")$.svi
+  old <- state$lean
+  on.exit(state$lean <- old)
+  for (lean in c(TRUE, FALSE)) {
+    state$lean <- lean
+    s <- svi(model, bad_guide, adam(lr = 0.1), trace_elbo())
+    expect_error(svi_step(s), "guide failed on purpose")
+    expect_length(params(s), 0)
+    expect_length(state$stack, 0)
+    expect_null(state$ctx)
+    expect_true(state$plain)
+    # parameters that existed before the failing step stay
+    s2 <- svi(model, good_guide, adam(lr = 0.1), trace_elbo())
+    expect_true(is.finite(svi_step(s2)))
+    s3 <- svi(model, bad_guide, adam(lr = 0.1), trace_elbo(), store = s2$store)
+    expect_error(svi_step(s3), "guide failed on purpose")
+    expect_named(params(s2), "m")
+  }
+})

@@ -1,0 +1,95 @@
+// The end of the usual svi_step() (R/svi-step-lean.R) in one call: the model/guide checks'
+// structure key, the all-pathwise Trace_ELBO, the reverse sweep, the gradients and the
+// optimizer update -- what checked_traces(), elbo_particle(), elbo_result(), step_is_finite()
+// and apply_update() do in R, through the same C++ functions, so the steps are identical.
+#include "glue.h"
+#include "r_list.h"
+#include <cmath>
+#include <cstring>
+#include <string>
+
+using namespace glue;
+
+// Defined with their R entry points in glue_fastpath.cpp and glue_optim.cpp.
+std::string cpp_sites_key(SEXP model, SEXP guide);
+SEXP cpp_elbo_reparam(SEXP model, SEXP guide);
+SEXP cpp_tape_grads(SEXP leaves);
+bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer);
+
+namespace {
+
+SEXP var(SEXP env, const char* name) { return Rf_findVarInFrame(env, Rf_install(name)); }
+
+// The sample sites of a trace record (its `sites` where `types` is "sample"), as a named list.
+SEXP sample_sites(SEXP rec) {
+  SEXP sites = var(rec, "sites"), types = var(rec, "types");
+  const R_xlen_t n = Rf_xlength(sites);
+  if (TYPEOF(sites) != VECSXP || TYPEOF(types) != STRSXP || Rf_xlength(types) != n) return R_NilValue;
+  R_xlen_t k = 0;
+  for (R_xlen_t i = 0; i < n; ++i) k += !std::strcmp(CHAR(STRING_ELT(types, i)), "sample");
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, k));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, k));
+  SEXP old = Rf_getAttrib(sites, R_NamesSymbol);
+  for (R_xlen_t i = 0, j = 0; i < n; ++i) {
+    if (std::strcmp(CHAR(STRING_ELT(types, i)), "sample")) continue;
+    SET_VECTOR_ELT(out, j, VECTOR_ELT(sites, i));
+    SET_STRING_ELT(nms, j++, STRING_ELT(old, i));
+  }
+  Rf_setAttrib(out, R_NamesSymbol, nms);
+  UNPROTECT(2);
+  return out;
+}
+
+}  // namespace
+
+// For a trace_elbo() step whose structure was checked on an earlier step (`warned` holds its
+// key) and whose guide is all pathwise: records -ELBO, runs backward, reads the gradients and,
+// when loss and gradients are finite and every parameter has an optimizer state, updates the
+// parameters and the step count. Returns list(loss, grads, finite_grads, averages, updated),
+// or NULL (R's path: first steps, changed structures, score-function sites, meanfield_elbo()).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_lean_finish(SEXP m_rec, SEXP g_rec, SEXP ctx, SEXP s, SEXP warned) {
+  if (!Rf_inherits(var(s, "loss"), "svi_trace_elbo") || TYPEOF(warned) != ENVSXP) return R_NilValue;
+  SEXP leaves = var(ctx, "leaves");
+  if (TYPEOF(leaves) != VECSXP || !Rf_xlength(leaves)) return R_NilValue;
+  SEXP old_key = var(warned, ".checked_structure");
+  if (TYPEOF(old_key) != STRSXP || Rf_xlength(old_key) != 1) return R_NilValue;
+  if (cpp_sites_key(var(m_rec, "sites"), var(g_rec, "sites")) != CHAR(STRING_ELT(old_key, 0)))
+    return R_NilValue;
+  SEXP model = PROTECT(sample_sites(m_rec));
+  SEXP guide = PROTECT(sample_sites(g_rec));
+  if (model == R_NilValue || guide == R_NilValue) { UNPROTECT(2); return R_NilValue; }
+  SEXP elbo = PROTECT(cpp_elbo_reparam(model, guide));
+  if (!is_handle(elbo)) { UNPROTECT(3); return R_NilValue; }
+  GlueTape& g = handle_tape(elbo);
+  const int loss = svi::neg(g.tape, handle_index(elbo));   // what -elbo records in R
+  if (g.tape.shape(loss).n != 1) { UNPROTECT(3); return R_NilValue; }
+  const double value = g.tape.node(loss).data()[0];
+  g.tape.backward(loss);
+  SEXP grads = PROTECT(cpp_tape_grads(leaves));
+  const bool finite = LOGICAL(Rf_getAttrib(grads, Rf_install("finite")))[0] == TRUE;
+  Rf_setAttrib(grads, Rf_install("finite"), R_NilValue);
+  bool updated = false;
+  if (finite && std::isfinite(value)) {
+    SEXP optim = var(s, "optim"), state = var(s, "optim_state");
+    SEXP name = list_elt(optim, "name");
+    if (TYPEOF(state) == ENVSXP && TYPEOF(name) == STRSXP && Rf_xlength(name) == 1) {
+      updated = cpp_optim_apply(var(s, "store"), var(state, "params"), grads, CHAR(STRING_ELT(name, 0)));
+      SEXP steps = var(s, "steps");
+      if (updated && TYPEOF(steps) == INTSXP && Rf_xlength(steps) == 1)
+        Rf_defineVar(Rf_install("steps"), Rf_ScalarInteger(INTEGER(steps)[0] + 1), s);
+    }
+  }
+  static const char* names[] = {"loss", "grads", "finite_grads", "averages", "updated"};
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 5));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, 5));
+  for (int i = 0; i < 5; ++i) SET_STRING_ELT(nms, i, Rf_mkChar(names[i]));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal(value));
+  SET_VECTOR_ELT(out, 1, grads);
+  SET_VECTOR_ELT(out, 2, Rf_ScalarLogical(finite));
+  SET_VECTOR_ELT(out, 3, Rf_allocVector(VECSXP, 0));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(updated));
+  Rf_setAttrib(out, R_NamesSymbol, nms);
+  UNPROTECT(6);
+  return out;
+}

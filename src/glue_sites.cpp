@@ -1,0 +1,423 @@
+// The walk of a site through a handler stack that holds only trace and replay handlers (the
+// stack of every svi_step() unless the user adds handlers), done in C++: sample_site(),
+// param() and plate() call in first and take their R path -- apply_stack(), and the checks that
+// explain bad input -- whenever these return NULL. Nothing is drawn or recorded before a NULL.
+#include "glue.h"
+#include "r_list.h"
+#include <cmath>
+#include <climits>
+#include <cstring>
+#include <initializer_list>
+
+using namespace glue;
+
+namespace {
+
+void set_field(SEXP msg, const char* name, SEXP value) {
+  R_xlen_t i = list_pos(msg, name);
+  if (i < 0) fail(std::string("internal: a site message has no field ") + name);
+  SET_VECTOR_ELT(msg, i, value);
+}
+
+bool is_true(SEXP x) { return TYPEOF(x) == LGLSXP && Rf_xlength(x) == 1 && LOGICAL(x)[0] == TRUE; }
+
+bool type_is(SEXP site, const char* type) {
+  SEXP t = list_elt(site, "type");
+  return TYPEOF(t) == STRSXP && Rf_xlength(t) == 1 && !std::strcmp(CHAR(STRING_ELT(t, 0)), type);
+}
+
+// Appends (name, value) to the named list or character vector bound to `var` in `env`.
+void append_binding(SEXP env, const char* var, const char* name, SEXP value) {
+  SEXP sym = Rf_install(var);
+  SEXP old = Rf_findVarInFrame(env, sym);
+  const R_xlen_t n = Rf_xlength(old);
+  const bool chr = TYPEOF(old) == STRSXP;
+  SEXP out = PROTECT(Rf_allocVector(chr ? STRSXP : VECSXP, n + 1));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, n + 1));
+  SEXP onms = Rf_getAttrib(old, R_NamesSymbol);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    if (chr) SET_STRING_ELT(out, i, STRING_ELT(old, i));
+    else SET_VECTOR_ELT(out, i, VECTOR_ELT(old, i));
+    SET_STRING_ELT(nms, i, onms == R_NilValue ? R_BlankString : STRING_ELT(onms, i));
+  }
+  if (chr) SET_STRING_ELT(out, n, STRING_ELT(value, 0));
+  else SET_VECTOR_ELT(out, n, value);
+  SET_STRING_ELT(nms, n, Rf_mkChar(name));
+  Rf_setAttrib(out, R_NamesSymbol, nms);
+  Rf_defineVar(sym, out, env);
+  UNPROTECT(2);
+}
+
+// Whether the stack holds only trace and replay handlers and no trace has `name` yet (a name
+// seen before is apply_stack()'s to handle: repeated plates, or its error for samples).
+bool plain_stack_for(SEXP stack, const char* name) {
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (type_is(h, "trace")) {
+      SEXP rec = list_elt(h, "rec");
+      if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return false;
+    } else if (!type_is(h, "replay")) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Records the finished message in every trace handler, outermost first.
+void record_in_traces(SEXP stack, const char* name, SEXP msg) {
+  SEXP type = list_elt(msg, "type");
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "trace")) continue;
+    SEXP rec = list_elt(h, "rec");
+    append_binding(rec, "types", name, type);
+    append_binding(rec, "sites", name, msg);
+  }
+}
+
+
+SEXP state_var(SEXP env, SEXP sym) { return Rf_findVarInFrame(env, sym); }
+
+// A list of `n` fields named by `names` (a preserved, shared names vector).
+SEXP new_msg(SEXP names) {
+  SEXP msg = Rf_allocVector(VECSXP, Rf_xlength(names));
+  Rf_setAttrib(msg, R_NamesSymbol, names);
+  return msg;
+}
+
+SEXP preserved_strings(std::initializer_list<const char*> xs) {
+  SEXP out = Rf_allocVector(STRSXP, xs.size());
+  R_PreserveObject(out);
+  R_xlen_t i = 0;
+  for (const char* x : xs) SET_STRING_ELT(out, i++, Rf_mkChar(x));
+  MARK_NOT_MUTABLE(out);
+  return out;
+}
+
+bool is_site_name(SEXP x) {
+  return TYPEOF(x) == STRSXP && Rf_xlength(x) == 1 && STRING_ELT(x, 0) != NA_STRING &&
+         CHAR(STRING_ELT(x, 0))[0] != 0;
+}
+
+// Whether observed data are free of NA (what check_obs() asks of numeric or logical data);
+// false also for anything else, which R then explains. Long double vectors already scanned
+// on the recording tape are not scanned again.
+bool obs_clean(SEXP obs) {
+  if (is_handle(obs)) return true;
+  if (TYPEOF(obs) == REALSXP) {
+    GlueTape* g = current_tape();
+    if (g && g->known_clean(obs)) return true;
+    const double* v = REAL(obs);
+    for (R_xlen_t i = 0, n = Rf_xlength(obs); i < n; ++i)
+      if (std::isnan(v[i])) return false;
+    if (g) g->mark_clean(obs);
+    return true;
+  }
+  if (TYPEOF(obs) == LGLSXP || TYPEOF(obs) == INTSXP) {
+    const int* v = TYPEOF(obs) == INTSXP ? INTEGER(obs) : LOGICAL(obs);
+    for (R_xlen_t i = 0, n = Rf_xlength(obs); i < n; ++i)
+      if (v[i] == NA_INTEGER) return false;
+    return true;
+  }
+  return false;
+}
+
+struct Syms {
+  SEXP stack, plain, ctx, compile, frames, batch, scale, tape, store, values, constraints,
+      handles, leaves, kind;
+  Syms()
+      : stack(Rf_install("stack")), plain(Rf_install("plain")), ctx(Rf_install("ctx")),
+        compile(Rf_install("compile")), frames(Rf_install("frames")), batch(Rf_install("batch")),
+        scale(Rf_install("scale")), tape(Rf_install("tape")), store(Rf_install("store")),
+        values(Rf_install("values")), constraints(Rf_install("constraints")),
+        handles(Rf_install("handles")), leaves(Rf_install("leaves")), kind(Rf_install("kind")) {}
+};
+
+const Syms& syms() {
+  static const Syms s;
+  return s;
+}
+
+// The handler stack when a site can take the C++ walk: only trace and replay handlers, and no
+// compiled step being recorded (that marks sites in R); R_NilValue otherwise.
+SEXP plain_walk_stack(SEXP state) {
+  const Syms& y = syms();
+  SEXP stack = state_var(state, y.stack);
+  if (TYPEOF(stack) != VECSXP || !Rf_xlength(stack) || !is_true(state_var(state, y.plain)))
+    return R_NilValue;
+  SEXP ctx = state_var(state, y.ctx);
+  if (TYPEOF(ctx) == ENVSXP && is_true(state_var(ctx, y.compile))) return R_NilValue;
+  return stack;
+}
+
+
+// apply_stack() for a sample site when the stack holds only trace and replay handlers and no
+// compiled step is being recorded: replay from the innermost handler outwards, the default
+// draw when no replay gave a value (for a distribution whose batch already has the plates'
+// shape), then recording in every trace, outermost first -- what the R loop does, in one call.
+// Fills in and returns `msg` (a fresh message), or NULL (nothing drawn or recorded) whenever
+// anything is unusual, so that apply_stack() handles it and gives its errors.
+SEXP sample_plain(SEXP msg, SEXP stack) {
+  const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
+  const R_xlen_t nh = Rf_xlength(stack);
+  if (!plain_stack_for(stack, name)) return R_NilValue;
+  SEXP out = PROTECT(msg);
+  const bool observed = is_true(list_elt(out, "is_observed"));
+  bool done = is_true(list_elt(out, "done"));
+  for (R_xlen_t i = nh - 1; i >= 0; --i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "replay") || observed) continue;
+    SEXP sites = list_elt(h, "sites");
+    R_xlen_t k = list_pos(sites, name);
+    if (k < 0) continue;
+    SEXP g = VECTOR_ELT(sites, k);
+    if (!type_is(g, "sample") || is_true(list_elt(g, "is_observed"))) { UNPROTECT(1); return R_NilValue; }
+    set_field(out, "value", list_elt(g, "value"));
+    set_field(out, "infer", list_elt(g, "infer"));
+    done = true;
+  }
+  if (list_elt(out, "value") == R_NilValue && !done) {
+    SEXP d = list_elt(out, "fn");
+    SEXP fam = Rf_getAttrib(d, Rf_install("svi_family"));
+    SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
+    SEXP ed = Rf_getAttrib(d, Rf_install("svi_event_dim"));
+    // only distributions whose batch shape is the generic one (R's dist_batch_shape.svi_dist)
+    static const char* own_shape[] = {"svi_dist_categorical", "svi_dist_dirichlet",
+                                      "svi_dist_mvnormal", "svi_dist_delta"};
+    bool plain = TYPEOF(fam) == STRSXP && TYPEOF(klass) == STRSXP && Rf_xlength(klass) == 2 &&
+                 TYPEOF(ed) == INTSXP && INTEGER(ed)[0] == 0;
+    for (const char* c : own_shape) plain = plain && std::strcmp(CHAR(STRING_ELT(klass, 0)), c);
+    if (!plain) {
+      UNPROTECT(1);
+      return R_NilValue;
+    }
+    SEXP batch = list_elt(out, "batch");
+    if (TYPEOF(batch) != INTSXP) { UNPROTECT(1); return R_NilValue; }
+    if (Rf_xlength(batch) > 0) {
+      // the batch must already have the plates' shape (else site_dist() expands or explains)
+      svi::Shape bs;
+      bool found = false;
+      for (R_xlen_t k = 0; k < Rf_xlength(d) && !found; ++k) {
+        svi::Shape s;
+        if (!value_shape(VECTOR_ELT(d, k), s)) { UNPROTECT(1); return R_NilValue; }
+        if (s.n != 1) { bs = s; found = true; }
+      }
+      const int nb = Rf_length(batch);
+      bool ok = found;
+      if (ok && bs.nd == 0) ok = nb == 1 && bs.n == INTEGER(batch)[0];
+      else for (int i = 0; ok && i < nb; ++i) ok = i < bs.nd && bs.d[i] == INTEGER(batch)[i];
+      if (!ok) { UNPROTECT(1); return R_NilValue; }
+    }
+    bool reparam = is_true(Rf_getAttrib(d, Rf_install("svi_rsample")));
+    SEXP value;
+    {
+      Rcpp::RNGScope rng;  // R's RNG state, held only when a draw is made
+      value = dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr);
+    }
+    set_field(out, "value", value);
+  }
+  set_field(out, "done", Rf_ScalarLogical(TRUE));
+  record_in_traces(stack, name, out);
+  UNPROTECT(1);
+  return out;
+}
+
+}  // namespace
+
+// sample_site(name, dist, obs, infer) in one call when its arguments pass sample_site()'s checks
+// and the stack allows the C++ walk (see plain_walk_stack()): the message R would build, then
+// the walk. Returns the site's value, or NULL for R's path.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state) {
+  if (!is_site_name(name) || !Rf_inherits(dist, "svi_dist") || TYPEOF(infer) != VECSXP)
+    return R_NilValue;
+  SEXP stack = plain_walk_stack(state);
+  if (stack == R_NilValue) return R_NilValue;
+  if (obs != R_NilValue && !obs_clean(obs)) return R_NilValue;
+  static SEXP names = preserved_strings({"type", "name", "fn", "is_observed", "value", "infer",
+                                         "scale", "mask", "frames", "batch", "done", "stop"});
+  static SEXP type = preserved_strings({"sample"});
+  const Syms& y = syms();
+  SEXP msg = PROTECT(new_msg(names));
+  SET_VECTOR_ELT(msg, 0, type);
+  SET_VECTOR_ELT(msg, 1, name);
+  SET_VECTOR_ELT(msg, 2, dist);
+  SET_VECTOR_ELT(msg, 3, Rf_ScalarLogical(obs != R_NilValue));
+  SET_VECTOR_ELT(msg, 4, obs);
+  SET_VECTOR_ELT(msg, 5, infer);
+  SET_VECTOR_ELT(msg, 6, state_var(state, y.scale));
+  SET_VECTOR_ELT(msg, 7, R_NilValue);
+  SET_VECTOR_ELT(msg, 8, state_var(state, y.frames));
+  SET_VECTOR_ELT(msg, 9, state_var(state, y.batch));
+  SET_VECTOR_ELT(msg, 10, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(msg, 11, Rf_ScalarLogical(FALSE));
+  SEXP out = sample_plain(msg, stack);
+  UNPROTECT(1);
+  return out == R_NilValue ? R_NilValue : VECTOR_ELT(out, 4);
+}
+
+// param(name, init, constraint) in one call for a parameter that exists in the step's store,
+// first met in this step, when the stack allows the C++ walk and its constraint is the identity,
+// positive or simplex: its Input leaf, the constraint's transform, the step context's leaves and
+// handles, and the message in every trace -- what store_param() and param() record. Returns
+// the handle, or NULL for R's path (new parameters, repeated calls, other constraints).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
+  if (!is_site_name(name) || !Rf_inherits(constraint, "svi_constraint")) return R_NilValue;
+  SEXP stack = plain_walk_stack(state);
+  if (stack == R_NilValue) return R_NilValue;
+  const Syms& y = syms();
+  SEXP ctx = state_var(state, y.ctx);
+  if (TYPEOF(ctx) != ENVSXP) return R_NilValue;
+  SEXP tape = state_var(ctx, y.tape);
+  if (TYPEOF(tape) != EXTPTRSXP || !R_ExternalPtrAddr(tape)) return R_NilValue;
+  GlueTape& g = *tape_from_xptr(tape);
+  if (!g.serial) return R_NilValue;
+  const char* nm = CHAR(STRING_ELT(name, 0));
+  if (!plain_stack_for(stack, nm) || list_pos(state_var(ctx, y.handles), nm) >= 0) return R_NilValue;
+  SEXP store = state_var(ctx, y.store);
+  if (TYPEOF(store) != ENVSXP) return R_NilValue;
+  SEXP u = list_elt(state_var(store, y.values), nm);
+  if (TYPEOF(u) != REALSXP) return R_NilValue;
+  SEXP kind = list_elt(list_elt(state_var(store, y.constraints), nm), "kind");
+  if (TYPEOF(kind) != INTSXP || Rf_xlength(kind) != 1) return R_NilValue;
+  int k = INTEGER(kind)[0];
+  if (k != svi::transform::Real && k != svi::transform::Positive) return R_NilValue;
+  const svi::Shape s = shape_of(u);
+  const double* v = REAL(u);
+  for (R_xlen_t i = 0; i < s.n; ++i)
+    if (std::isnan(v[i])) return R_NilValue;
+  const int leaf_idx = g.tape.leaf(svi::Leaf::Input, v, s);
+  SEXP leaf = PROTECT(make_handle(g, leaf_idx));
+  SEXP h = k == svi::transform::Real
+               ? leaf
+               : make_handle(g, svi::transform::apply(g.tape, k, 0, leaf_idx, 0, 0));
+  PROTECT(h);
+  append_binding(ctx, "leaves", nm, leaf);
+  append_binding(ctx, "handles", nm, h);
+  static SEXP names = preserved_strings({"type", "name", "value", "infer", "done", "stop",
+                                         "frames", "batch", "scale"});
+  static SEXP type = preserved_strings({"param"});
+  SEXP msg = PROTECT(new_msg(names));
+  SET_VECTOR_ELT(msg, 0, type);
+  SET_VECTOR_ELT(msg, 1, name);
+  SET_VECTOR_ELT(msg, 2, h);
+  SET_VECTOR_ELT(msg, 3, Rf_allocVector(VECSXP, 0));
+  SET_VECTOR_ELT(msg, 4, Rf_ScalarLogical(TRUE));
+  SET_VECTOR_ELT(msg, 5, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(msg, 6, state_var(state, y.frames));
+  SET_VECTOR_ELT(msg, 7, state_var(state, y.batch));
+  SET_VECTOR_ELT(msg, 8, Rf_ScalarReal(1));
+  record_in_traces(stack, nm, msg);
+  UNPROTECT(3);
+  return h;
+}
+
+// plate(name, size, fn, subsample_size, subsample) up to calling fn, when the arguments pass
+// plate()'s checks, no explicit `subsample` is given and the stack allows the C++ walk: the
+// indices (the guide's, replayed, or 1..size when nothing is subsampled), the subsample message
+// in every trace, and the new frame pushed onto the state's frames, batch and scale. Returns
+// list(indices, old frames, old batch, old scale) for cpp_plate_exit(), or NULL for R's path
+// (which also draws random minibatches and explains bad arguments).
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP subsample, SEXP state) {
+  if (!is_site_name(name) || !Rf_isFunction(fn) || subsample != R_NilValue) return R_NilValue;
+  if ((TYPEOF(size) != REALSXP && TYPEOF(size) != INTSXP) || Rf_xlength(size) != 1) return R_NilValue;
+  const double n = Rf_asReal(size);
+  if (!(n >= 1) || n != std::floor(n) || n > INT_MAX) return R_NilValue;
+  double m = n;   // minibatch size
+  if (subsample_size != R_NilValue) {
+    if ((TYPEOF(subsample_size) != REALSXP && TYPEOF(subsample_size) != INTSXP) ||
+        Rf_xlength(subsample_size) != 1)
+      return R_NilValue;
+    m = Rf_asReal(subsample_size);
+    if (!(m >= 1) || m != std::floor(m)) return R_NilValue;
+  }
+  SEXP stack = plain_walk_stack(state);
+  if (stack == R_NilValue) return R_NilValue;
+  const Syms& y = syms();
+  const char* nm = CHAR(STRING_ELT(name, 0));
+  SEXP frames = state_var(state, y.frames);
+  for (R_xlen_t i = 0; i < Rf_xlength(frames); ++i) {   // a duplicate plate: R's error
+    SEXP f = list_elt(VECTOR_ELT(frames, i), "name");
+    if (TYPEOF(f) == STRSXP && !std::strcmp(CHAR(STRING_ELT(f, 0)), nm)) return R_NilValue;
+  }
+  if (!plain_stack_for(stack, nm)) return R_NilValue;
+  // the indices: replayed from the innermost replay handler that has this plate, else 1..size
+  SEXP idx = R_NilValue;
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "replay")) continue;
+    SEXP sites = list_elt(h, "sites");
+    R_xlen_t k = list_pos(sites, nm);
+    if (k >= 0 && type_is(VECTOR_ELT(sites, k), "subsample")) idx = list_elt(VECTOR_ELT(sites, k), "value");
+  }
+  if (idx == R_NilValue) {
+    if (m < n) return R_NilValue;   // a random minibatch: drawn by R
+    idx = Rf_allocVector(INTSXP, (R_xlen_t) n);
+    int* v = INTEGER(idx);
+    for (int i = 0; i < (int) n; ++i) v[i] = i + 1;
+  }
+  PROTECT(idx);
+  const R_xlen_t k = Rf_xlength(idx);
+  if ((subsample_size != R_NilValue && (double) k != m) || k == 0) {   // R explains
+    UNPROTECT(1);
+    return R_NilValue;
+  }
+  SEXP batch = state_var(state, y.batch);
+  SEXP scale = state_var(state, y.scale);
+  if (TYPEOF(batch) != INTSXP || TYPEOF(scale) != REALSXP || Rf_xlength(scale) != 1) {
+    UNPROTECT(1);
+    return R_NilValue;
+  }
+  static SEXP msg_names = preserved_strings({"type", "name", "value", "size", "subsample_size",
+                                             "infer", "frames", "batch", "scale", "done", "stop"});
+  static SEXP type = preserved_strings({"subsample"});
+  SEXP msg = PROTECT(new_msg(msg_names));
+  SET_VECTOR_ELT(msg, 0, type);
+  SET_VECTOR_ELT(msg, 1, name);
+  SET_VECTOR_ELT(msg, 2, idx);
+  SET_VECTOR_ELT(msg, 3, size);
+  SET_VECTOR_ELT(msg, 4, subsample_size);
+  SET_VECTOR_ELT(msg, 5, Rf_allocVector(VECSXP, 0));
+  SET_VECTOR_ELT(msg, 6, frames);
+  SET_VECTOR_ELT(msg, 7, batch);
+  SET_VECTOR_ELT(msg, 8, Rf_ScalarReal(1));
+  SET_VECTOR_ELT(msg, 9, Rf_ScalarLogical(TRUE));
+  SET_VECTOR_ELT(msg, 10, Rf_ScalarLogical(FALSE));
+  record_in_traces(stack, nm, msg);
+  // the frame: list(name, size = k, full_size = size, dim)
+  static SEXP frame_names = preserved_strings({"name", "size", "full_size", "dim"});
+  const R_xlen_t nf = Rf_xlength(frames);
+  SEXP frame = PROTECT(new_msg(frame_names));
+  SET_VECTOR_ELT(frame, 0, name);
+  SET_VECTOR_ELT(frame, 1, Rf_ScalarInteger((int) k));
+  SET_VECTOR_ELT(frame, 2, size);
+  SET_VECTOR_ELT(frame, 3, Rf_ScalarInteger((int) nf + 1));
+  SEXP new_frames = PROTECT(Rf_allocVector(VECSXP, nf + 1));
+  for (R_xlen_t i = 0; i < nf; ++i) SET_VECTOR_ELT(new_frames, i, VECTOR_ELT(frames, i));
+  SET_VECTOR_ELT(new_frames, nf, frame);
+  const R_xlen_t nb = Rf_xlength(batch);
+  SEXP new_batch = PROTECT(Rf_allocVector(INTSXP, nb + 1));
+  for (R_xlen_t i = 0; i < nb; ++i) INTEGER(new_batch)[i] = INTEGER(batch)[i];
+  INTEGER(new_batch)[nb] = (int) k;
+  SEXP saved = PROTECT(Rf_allocVector(VECSXP, 4));
+  SET_VECTOR_ELT(saved, 0, idx);
+  SET_VECTOR_ELT(saved, 1, frames);
+  SET_VECTOR_ELT(saved, 2, batch);
+  SET_VECTOR_ELT(saved, 3, scale);
+  Rf_defineVar(y.frames, new_frames, state);
+  Rf_defineVar(y.batch, new_batch, state);
+  Rf_defineVar(y.scale, Rf_ScalarReal(REAL(scale)[0] * (n / (double) k)), state);  // outermost first
+  UNPROTECT(6);
+  return saved;
+}
+
+// Restores the frames, batch and scale cpp_plate_enter() saved (plate()'s on.exit).
+// [[Rcpp::export(rng = false)]]
+void cpp_plate_exit(SEXP saved, SEXP state) {
+  const Syms& y = syms();
+  Rf_defineVar(y.frames, VECTOR_ELT(saved, 1), state);
+  Rf_defineVar(y.batch, VECTOR_ELT(saved, 2), state);
+  Rf_defineVar(y.scale, VECTOR_ELT(saved, 3), state);
+}
