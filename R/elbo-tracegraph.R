@@ -72,9 +72,11 @@ elbo_handlers.svi_tracegraph_elbo <- function(loss, training) {
 # constant node marked with the site's id. The model replays the guide's (marked) value and
 # its site of the same name gets the same id. Runs for every message of every particle, so
 # the common cases leave early and the marking is one call.
+# src/glue_sites.cpp (track_nonreparam()) does the same for sites that take the C++ walk; it
+# reads `ids` and `counter` from the handler.
 track_nonreparam_handler <- function(counter) {
   ids <- new.env(parent = emptyenv())
-  new_handler("track_nonreparam", postprocess = function(msg) {
+  new_handler("track_nonreparam", ids = ids, counter = counter, postprocess = function(msg) {
     if (!identical(msg$type, "sample") || isTRUE(msg$is_observed) || site_reparam(msg)) return(msg)
     if (!.Call(`_svi_cpp_tape_recording`)) return(msg)
     id <- ids[[msg$name]]

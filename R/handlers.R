@@ -9,7 +9,13 @@
 .svi$frames <- list()    # active plate frames, outermost first
 .svi$batch <- integer(0) # their sizes (the batch shape sites inside them take)
 .svi$scale <- 1          # the product of their full_size / size (minibatch scaling)
-.svi$plain <- TRUE       # whether the stack holds only trace and replay handlers
+.svi$plain <- TRUE       # whether the stack holds only handlers the C++ walk knows (plain_handler())
+
+# Trace and replay handlers, and TraceGraph's tracker: the handlers src/glue_sites.cpp walks.
+plain_handler <- function(h) {
+  type <- h$type
+  type == "trace" || type == "replay" || type == "track_nonreparam"
+}
 
 # A handler is a list with optional `process(msg)` and `postprocess(msg)` functions.
 new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
@@ -21,7 +27,7 @@ with_handler <- function(h, expr) {
   old <- .svi$stack
   old_plain <- .svi$plain
   .svi$stack <- c(old, list(h))
-  .svi$plain <- old_plain && (h$type == "trace" || h$type == "replay")
+  .svi$plain <- old_plain && plain_handler(h)
   on.exit({
     .svi$stack <- old
     .svi$plain <- old_plain
@@ -34,7 +40,7 @@ with_handlers <- function(hs, expr) {
   if (!length(hs)) return(expr)
   old <- .svi$stack
   old_plain <- plain <- .svi$plain
-  for (h in hs) plain <- plain && (h$type == "trace" || h$type == "replay")
+  for (h in hs) plain <- plain && plain_handler(h)
   .svi$stack <- c(old, hs)
   .svi$plain <- plain
   on.exit({

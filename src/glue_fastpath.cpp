@@ -284,13 +284,28 @@ SEXP cpp_elbo_reparam(SEXP model, SEXP guide) {
 
 namespace {
 
+// Appends a non-negative count without std::to_string's temporary string.
+void key_int(std::string& key, long long v) {
+  char buf[24];
+  int n = 0;
+  do { buf[n++] = char('0' + v % 10); v /= 10; } while (v > 0 && n < 24);
+  while (n) key += buf[--n];
+}
+
 void key_value_shape(std::string& key, SEXP v) {
   svi::Shape s;
   if (value_shape(v, s)) {
-    key += s.str();
+    if (s.nd == 0) {
+      key += 'n';
+      key_int(key, s.n);
+    }
+    for (int i = 0; i < s.nd; ++i) {
+      key += 'x';
+      key_int(key, s.d[i]);
+    }
   } else {
     key += Rf_type2char(TYPEOF(v));
-    key += std::to_string(Rf_xlength(v));
+    key_int(key, Rf_xlength(v));
   }
   key += ',';
 }
@@ -304,6 +319,7 @@ void key_value_shape(std::string& key, SEXP v) {
 // [[Rcpp::export(rng = false)]]
 std::string cpp_sites_key(SEXP model, SEXP guide) {
   std::string key;
+  key.reserve(64 * (Rf_xlength(model) + Rf_xlength(guide)) + 8);
   for (SEXP sites : {model, guide}) {
     SEXP names = Rf_getAttrib(sites, R_NamesSymbol);
     for (R_xlen_t k = 0; k < Rf_xlength(sites); ++k) {
@@ -321,7 +337,10 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
       key += '|';
       SEXP batch = list_elt(s, "batch");
       if (TYPEOF(batch) == INTSXP)
-        for (R_xlen_t i = 0; i < Rf_xlength(batch); ++i) key += std::to_string(INTEGER(batch)[i]) + ',';
+        for (R_xlen_t i = 0; i < Rf_xlength(batch); ++i) {
+          key_int(key, INTEGER(batch)[i]);
+          key += ',';
+        }
       else
         key += Rf_length(list_elt(s, "frames")) ? "?" : "";
       key += '|';
@@ -330,7 +349,8 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
         SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
         if (TYPEOF(klass) == STRSXP) key += CHAR(STRING_ELT(klass, 0));
         SEXP ed = Rf_getAttrib(d, Rf_install("svi_event_dim"));
-        key += TYPEOF(ed) == INTSXP ? std::to_string(INTEGER(ed)[0]) : "?";
+        if (TYPEOF(ed) == INTSXP && INTEGER(ed)[0] >= 0) key_int(key, INTEGER(ed)[0]);
+        else key += '?';
         key += ':';
         for (R_xlen_t i = 0; i < Rf_xlength(d); ++i) key_value_shape(key, VECTOR_ELT(d, i));
       }

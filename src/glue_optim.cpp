@@ -2,6 +2,7 @@
 // saveRDS) into the core's structs, runs one step on fresh copies, and hands the new values back.
 // The caller's theta, grad and state vectors are never modified.
 #include <Rcpp.h>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -26,14 +27,14 @@ bool flag(SEXP list, const char* name) {
   return !Rf_isNull(x) && Rf_asLogical(x) == TRUE;
 }
 
-// A fresh copy of one moment buffer, checked against the parameter's length.
-Rcpp::NumericVector buffer(SEXP buffers, const char* name, R_xlen_t n, const std::string& pname) {
+// One moment buffer's values, checked against the parameter's length (the slot copies them).
+const double* buffer(SEXP buffers, const char* name, R_xlen_t n, const std::string& pname) {
   SEXP b = list_elt(buffers, name);
   if (TYPEOF(b) != REALSXP || Rf_xlength(b) != n)
     fail("the optimizer state of parameter '" + pname + "' does not fit it: its `" + name +
          "` should be a numeric vector of length " + std::to_string(n) +
          " (did the parameter change size, or was the state edited?)");
-  return Rcpp::clone(Rcpp::NumericVector(b));
+  return REAL(b);
 }
 
 }  // namespace
@@ -44,9 +45,9 @@ OptimSlot::OptimSlot(const std::string& kind_, const std::string& name_, R_xlen_
                      double lr_, SEXP bufs, SEXP settings)
     : kind(kind_), name(name_), n(n_), step(static_cast<long long>(step_)), lr(lr_) {
   auto take = [&](const char* b) {
-    Rcpp::NumericVector v = buffer(bufs, b, n, name);
+    const double* v = buffer(bufs, b, n, name);
     buffer_names.push_back(b);
-    buffers.emplace_back(v.begin(), v.end());
+    buffers.emplace_back(v, v + n);
   };
   if (kind == "adam") {
     adam.beta1 = num(settings, "beta1", adam.beta1);
@@ -120,13 +121,18 @@ void OptimSlot::update(double* theta, const double* grad) {
 }
 
 SEXP OptimSlot::buffers_to_r() const {
-  Rcpp::List out(buffers.size());
-  Rcpp::CharacterVector nms(buffers.size());
-  for (std::size_t k = 0; k < buffers.size(); ++k) {
-    out[k] = Rcpp::NumericVector(buffers[k].begin(), buffers[k].end());
-    nms[k] = buffer_names[k];
+  const R_xlen_t nb = static_cast<R_xlen_t>(buffers.size());
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, nb));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, nb));
+  for (R_xlen_t k = 0; k < nb; ++k) {
+    const std::vector<double>& b = buffers[k];
+    SEXP v = Rf_allocVector(REALSXP, static_cast<R_xlen_t>(b.size()));
+    SET_VECTOR_ELT(out, k, v);
+    std::copy(b.begin(), b.end(), REAL(v));
+    SET_STRING_ELT(nms, k, Rf_mkChar(buffer_names[k].c_str()));
   }
-  out.attr("names") = nms;
+  Rf_setAttrib(out, R_NamesSymbol, nms);
+  UNPROTECT(2);
   return out;
 }
 

@@ -11,6 +11,8 @@
 
 using namespace glue;
 
+SEXP cpp_tracegraph_mark(SEXP v, int id);   // glue_tracegraph.cpp
+
 namespace {
 
 void set_field(SEXP msg, const char* name, SEXP value) {
@@ -26,9 +28,9 @@ bool type_is(SEXP site, const char* type) {
   return TYPEOF(t) == STRSXP && Rf_xlength(t) == 1 && !std::strcmp(CHAR(STRING_ELT(t, 0)), type);
 }
 
-// Appends (name, value) to the named list or character vector bound to `var` in `env`.
-void append_binding(SEXP env, const char* var, const char* name, SEXP value) {
-  SEXP sym = Rf_install(var);
+// Appends (name, value) to the named list or character vector bound to `sym` in `env`; `name`
+// is a CHARSXP (the site's own, so no string is looked up again).
+void append_binding(SEXP env, SEXP sym, SEXP name, SEXP value) {
   SEXP old = Rf_findVarInFrame(env, sym);
   const R_xlen_t n = Rf_xlength(old);
   const bool chr = TYPEOF(old) == STRSXP;
@@ -42,7 +44,7 @@ void append_binding(SEXP env, const char* var, const char* name, SEXP value) {
   }
   if (chr) SET_STRING_ELT(out, n, STRING_ELT(value, 0));
   else SET_VECTOR_ELT(out, n, value);
-  SET_STRING_ELT(nms, n, Rf_mkChar(name));
+  SET_STRING_ELT(nms, n, name);
   Rf_setAttrib(out, R_NamesSymbol, nms);
   Rf_defineVar(sym, out, env);
   UNPROTECT(2);
@@ -56,7 +58,7 @@ bool plain_stack_for(SEXP stack, const char* name) {
     if (type_is(h, "trace")) {
       SEXP rec = list_elt(h, "rec");
       if (list_pos(Rf_findVarInFrame(rec, Rf_install("sites")), name) >= 0) return false;
-    } else if (!type_is(h, "replay")) {
+    } else if (!type_is(h, "replay") && !type_is(h, "track_nonreparam")) {
       return false;
     }
   }
@@ -64,14 +66,16 @@ bool plain_stack_for(SEXP stack, const char* name) {
 }
 
 // Records the finished message in every trace handler, outermost first.
-void record_in_traces(SEXP stack, const char* name, SEXP msg) {
+void record_in_traces(SEXP stack, SEXP msg) {
+  static SEXP types_sym = Rf_install("types"), sites_sym = Rf_install("sites");
   SEXP type = list_elt(msg, "type");
+  SEXP name = STRING_ELT(list_elt(msg, "name"), 0);
   for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
     SEXP h = VECTOR_ELT(stack, i);
     if (!type_is(h, "trace")) continue;
     SEXP rec = list_elt(h, "rec");
-    append_binding(rec, "types", name, type);
-    append_binding(rec, "sites", name, msg);
+    append_binding(rec, types_sym, name, type);
+    append_binding(rec, sites_sym, name, msg);
   }
 }
 
@@ -151,6 +155,71 @@ SEXP plain_walk_stack(SEXP state) {
 }
 
 
+// `msg` with one more field (R's `msg$field <- value` on a list without that field).
+SEXP with_field(SEXP msg, const char* field, SEXP value) {
+  const R_xlen_t n = Rf_xlength(msg);
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, n + 1));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, n + 1));
+  SEXP old = Rf_getAttrib(msg, R_NamesSymbol);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    SET_VECTOR_ELT(out, i, VECTOR_ELT(msg, i));
+    SET_STRING_ELT(nms, i, STRING_ELT(old, i));
+  }
+  SET_VECTOR_ELT(out, n, value);
+  SET_STRING_ELT(nms, n, Rf_mkChar(field));
+  Rf_setAttrib(out, R_NamesSymbol, nms);
+  UNPROTECT(2);
+  return out;
+}
+
+// TraceGraph's track_nonreparam handlers (R/elbo-tracegraph.R) as postprocess steps, outermost
+// first: while a tape records, a latent sample site without a reparameterized draw gets its
+// site id (counted over the step, kept per name in the handler's `ids`), its value the id's
+// mark, and the message a `prov_id`. The same as the handler's R closure does.
+SEXP track_nonreparam(SEXP stack, SEXP msg) {
+  PROTECT_INDEX ipx;
+  PROTECT_WITH_INDEX(msg, &ipx);
+  for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
+    SEXP h = VECTOR_ELT(stack, i);
+    if (!type_is(h, "track_nonreparam")) continue;
+    if (is_true(list_elt(msg, "is_observed")) ||
+        is_true(Rf_getAttrib(list_elt(msg, "fn"), Rf_install("svi_rsample"))) || !current_tape())
+      continue;
+    SEXP ids = list_elt(h, "ids"), counter = list_elt(h, "counter");
+    SEXP name = STRING_ELT(list_elt(msg, "name"), 0);
+    SEXP sym = Rf_installChar(name);
+    SEXP id = Rf_findVarInFrame(ids, sym);
+    if (id == R_UnboundValue) {
+      static SEXP n_sym = Rf_install("n");
+      id = PROTECT(Rf_ScalarInteger(Rf_asInteger(Rf_findVarInFrame(counter, n_sym)) + 1));
+      Rf_defineVar(n_sym, id, counter);
+      Rf_defineVar(sym, id, ids);
+      UNPROTECT(1);
+    }
+    PROTECT(id);
+    SEXP v = list_elt(msg, "value");
+    SEXP marked;
+    if (is_handle(v)) {
+      marked = cpp_tracegraph_mark(v, Rf_asInteger(id));
+    } else {  // not met under a recording tape (draws there are handles); R's own helper
+      SEXP call = PROTECT(Rf_lang4(Rf_install("mark_draw"), list_elt(msg, "fn"), v, id));
+      SEXP pkg = PROTECT(Rf_mkString("svi"));
+      marked = Rf_eval(call, R_FindNamespace(pkg));
+      UNPROTECT(2);
+    }
+    PROTECT(marked);
+    SEXP out = PROTECT(Rf_shallow_duplicate(msg));
+    set_field(out, "value", marked);
+    R_xlen_t k = list_pos(out, "prov_id");
+    if (k >= 0) SET_VECTOR_ELT(out, k, id);
+    else out = with_field(out, "prov_id", id);
+    REPROTECT(msg = out, ipx);
+    UNPROTECT(3);
+  }
+  UNPROTECT(1);
+  return msg;
+}
+
 // apply_stack() for a sample site when the stack holds only trace and replay handlers and no
 // compiled step is being recorded: replay from the innermost handler outwards, the default
 // draw when no replay gave a value (for a distribution whose batch already has the plates'
@@ -217,8 +286,10 @@ SEXP sample_plain(SEXP msg, SEXP stack) {
     set_field(out, "value", value);
   }
   set_field(out, "done", Rf_ScalarLogical(TRUE));
-  record_in_traces(stack, name, out);
-  UNPROTECT(1);
+  out = track_nonreparam(stack, out);
+  PROTECT(out);
+  record_in_traces(stack, out);
+  UNPROTECT(2);
   return out;
 }
 
@@ -293,8 +364,8 @@ SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
                ? leaf
                : make_handle(g, svi::transform::apply(g.tape, k, 0, leaf_idx, 0, 0));
   PROTECT(h);
-  append_binding(ctx, "leaves", nm, leaf);
-  append_binding(ctx, "handles", nm, h);
+  append_binding(ctx, y.leaves, STRING_ELT(name, 0), leaf);
+  append_binding(ctx, y.handles, STRING_ELT(name, 0), h);
   static SEXP names = preserved_strings({"type", "name", "value", "infer", "done", "stop",
                                          "frames", "batch", "scale"});
   static SEXP type = preserved_strings({"param"});
@@ -308,7 +379,7 @@ SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
   SET_VECTOR_ELT(msg, 6, state_var(state, y.frames));
   SET_VECTOR_ELT(msg, 7, state_var(state, y.batch));
   SET_VECTOR_ELT(msg, 8, Rf_ScalarReal(1));
-  record_in_traces(stack, nm, msg);
+  record_in_traces(stack, msg);
   UNPROTECT(3);
   return h;
 }
@@ -385,7 +456,7 @@ SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP su
   SET_VECTOR_ELT(msg, 8, Rf_ScalarReal(1));
   SET_VECTOR_ELT(msg, 9, Rf_ScalarLogical(TRUE));
   SET_VECTOR_ELT(msg, 10, Rf_ScalarLogical(FALSE));
-  record_in_traces(stack, nm, msg);
+  record_in_traces(stack, msg);
   // the frame: list(name, size = k, full_size = size, dim)
   static SEXP frame_names = preserved_strings({"name", "size", "full_size", "dim"});
   const R_xlen_t nf = Rf_xlength(frames);

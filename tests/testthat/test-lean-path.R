@@ -89,6 +89,28 @@ test_that("the C++ sample-site path takes the same steps as the handler walk in 
   slow <- run(block(model, hide = character(0)), block(guide, hide = character(0)))
   expect_identical(fast$losses, slow$losses)
   expect_identical(fast$params, slow$params)
+  # TraceGraph's tracker (site ids, marked values, prov_id) in C++ and in its R closure
+  model_tg <- function(y) {
+    model(y)
+    plate("data", length(y), function(i) sample_site("c", dist_bernoulli(prob = 0.2)))
+  }
+  guide_tg <- function(y) {
+    guide(y)
+    plate("data", length(y), function(i) {
+      sample_site("c", dist_bernoulli(logit = param("cl", rep(0, 4))),
+                  infer = list(baseline = baseline_decaying_avg()))
+    })
+  }
+  run_tg <- function(m, g) {
+    s <- svi(m, g, adam(lr = 0.05), tracegraph_elbo())
+    set.seed(12)
+    losses <- vapply(1:30, function(i) svi_step(s, y), 0)
+    list(losses = losses, params = params(s))
+  }
+  fast <- run_tg(model_tg, guide_tg)
+  slow <- run_tg(block(model_tg, hide = character(0)), block(guide_tg, hide = character(0)))
+  expect_identical(fast, slow)
+  expect_false(isTRUE(all.equal(fast$params$cl, rep(0, 4))))   # the score-function site learnt
 })
 
 test_that("the one-frame svi_step() takes the same steps as the general run_elbo() path", {
@@ -115,6 +137,24 @@ test_that("the one-frame svi_step() takes the same steps as the general run_elbo
   lean <- run(trace_elbo(), TRUE)
   expect_identical(lean, run(trace_elbo(), FALSE))
   expect_true(all(is.finite(lean$losses)))
+  # TraceGraph: its tracker handler is walked in C++ too (marks, site ids, prov_id)
+  model_tg <- model
+  guide_base <- guide
+  guide_tg <- function(y) {
+    guide_base(y)
+    plate("data", length(y), function(i) {
+      sample_site("c", dist_bernoulli(logit = param("cl", rep(0, 5))),
+                  infer = list(baseline = baseline_decaying_avg()))
+    })
+  }
+  model <- function(y) {
+    model_tg(y)
+    plate("data", length(y), function(i) sample_site("c", dist_bernoulli(prob = 0.5)))
+  }
+  guide <- guide_tg
+  lean_tg <- run(tracegraph_elbo(), TRUE)
+  expect_identical(lean_tg, run(tracegraph_elbo(), FALSE))
+  expect_true(all(is.finite(lean_tg$losses)))
   model2 <- function(y) {
     mu <- sample_site("mu", dist_normal(0, 10))
     plate("data", length(y), function(i) sample_site("y", dist_normal(mu, 1), obs = y))
