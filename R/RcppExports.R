@@ -73,8 +73,8 @@ cpp_tensor_total <- function(xs) {
     .Call(`_svi_cpp_tensor_total`, xs)
 }
 
-cpp_dist_make <- function(params, rules, name, family, event_dim, rsample) {
-    .Call(`_svi_cpp_dist_make`, params, rules, name, family, event_dim, rsample)
+cpp_dist_make <- function(params, spec) {
+    .Call(`_svi_cpp_dist_make`, params, spec)
 }
 
 cpp_site_log_prob <- function(site) {
@@ -91,6 +91,18 @@ cpp_sites_key <- function(model, guide) {
 
 cpp_lean_finish <- function(m_rec, g_rec, ctx, s, warned) {
     .Call(`_svi_cpp_lean_finish`, m_rec, g_rec, ctx, s, warned)
+}
+
+cpp_lean_begin <- function(s, state, tape, extra, plain) {
+    .Call(`_svi_cpp_lean_begin`, s, state, tape, extra, plain)
+}
+
+cpp_lean_model <- function(step, state) {
+    invisible(.Call(`_svi_cpp_lean_model`, step, state))
+}
+
+cpp_lean_end <- function(step, state, tape) {
+    invisible(.Call(`_svi_cpp_lean_end`, step, state, tape))
 }
 
 cpp_tensor_ops <- function(op, e1, e2) {

@@ -59,15 +59,25 @@ check_param <- function(x, arg, dist, rule = "real", call = parent.frame()) {
   x
 }
 
-# A distribution from its parameters and their rules (see param_ok()): one C++ call when all
-# is well, else the R checks that give the error naming the parameter and the constructor.
-make_dist <- function(name, params, rules, family = name, event_dim = 0L, rsample = TRUE,
-                      call = parent.frame()) {
-  d <- .Call(`_svi_cpp_dist_make`, params, rules, name, family, as.integer(event_dim), rsample)
+# What a constructor's distributions are made of, fixed when the package is built: the name,
+# the parameters' rules (see param_ok()), the core family, the event dim, whether draws are
+# reparameterized, and the class. (Precomputed so that a construction is one short call.)
+dist_spec <- function(name, rules, family = name, event_dim = 0L, rsample = TRUE) {
+  list(name = name, rules = rules, family = family, event_dim = as.integer(event_dim),
+       rsample = rsample, class = c(paste0("svi_dist_", name), "svi_dist"))
+}
+
+# A distribution from its spec and parameters: one C++ call when all is well, else the R
+# checks that give the error naming the parameter and the constructor.
+make_dist <- function(spec, params, call = parent.frame()) {
+  d <- .Call(`_svi_cpp_dist_make`, params, spec)
   if (!is.null(d)) return(d)
+  name <- spec$name
   nms <- names(params)
-  for (k in seq_along(params)) params[[k]] <- check_param(params[[k]], nms[k], name, rules[[k]], call = call)
-  new_dist(name, broadcast_params(params, name, call = call), family, event_dim, rsample)
+  for (k in seq_along(params)) {
+    params[[k]] <- check_param(params[[k]], nms[k], name, spec$rules[[k]], call = call)
+  }
+  new_dist(name, broadcast_params(params, name, call = call), spec$family, spec$event_dim, spec$rsample)
 }
 
 shape_of <- function(x) {

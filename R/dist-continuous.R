@@ -46,61 +46,61 @@ NULL
 #' @rdname dist-continuous
 #' @export
 dist_normal <- function(mean = 0, sd = 1) {
-  make_dist("normal", list(mean = mean, sd = sd), c("real", "positive"))
+  make_dist(spec_normal, list(mean = mean, sd = sd))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_lognormal <- function(meanlog = 0, sdlog = 1) {
-  make_dist("lognormal", list(meanlog = meanlog, sdlog = sdlog), c("real", "positive"))
+  make_dist(spec_lognormal, list(meanlog = meanlog, sdlog = sdlog))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_normal <- function(scale = 1) {
-  make_dist("half_normal", list(scale = scale), c("positive"))
+  make_dist(spec_half_normal, list(scale = scale))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_cauchy <- function(location = 0, scale = 1) {
-  make_dist("cauchy", list(location = location, scale = scale), c("real", "positive"))
+  make_dist(spec_cauchy, list(location = location, scale = scale))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_cauchy <- function(scale = 1) {
-  make_dist("half_cauchy", list(scale = scale), c("positive"))
+  make_dist(spec_half_cauchy, list(scale = scale))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_student_t <- function(df, location = 0, scale = 1) {
-  make_dist("student_t", list(df = df, location = location, scale = scale), c("positive", "real", "positive"))
+  make_dist(spec_student_t, list(df = df, location = location, scale = scale))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_laplace <- function(location = 0, scale = 1) {
-  make_dist("laplace", list(location = location, scale = scale), c("real", "positive"))
+  make_dist(spec_laplace, list(location = location, scale = scale))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_exponential <- function(rate = 1) {
-  make_dist("exponential", list(rate = rate), c("positive"))
+  make_dist(spec_exponential, list(rate = rate))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_gamma <- function(shape, rate = 1) {
-  make_dist("gamma", list(shape = shape, rate = rate), c("positive", "positive"))
+  make_dist(spec_gamma, list(shape = shape, rate = rate))
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_beta <- function(shape1, shape2) {
-  make_dist("beta", list(shape1 = shape1, shape2 = shape2), c("positive", "positive"))
+  make_dist(spec_beta, list(shape1 = shape1, shape2 = shape2))
 }
 
 #' @rdname dist-continuous
@@ -215,3 +215,15 @@ dist_variance.svi_dist_uniform <- function(d) (d$max - d$min)^2 / 12
 support.svi_dist_uniform <- function(d) {
   constraint_interval(tensor_value(d$min), tensor_value(d$max))
 }
+
+# Constructor specs (see dist_spec()).
+spec_normal <- dist_spec("normal", c("real", "positive"))
+spec_lognormal <- dist_spec("lognormal", c("real", "positive"))
+spec_half_normal <- dist_spec("half_normal", "positive")
+spec_cauchy <- dist_spec("cauchy", c("real", "positive"))
+spec_half_cauchy <- dist_spec("half_cauchy", "positive")
+spec_student_t <- dist_spec("student_t", c("positive", "real", "positive"))
+spec_laplace <- dist_spec("laplace", c("real", "positive"))
+spec_exponential <- dist_spec("exponential", "positive")
+spec_gamma <- dist_spec("gamma", c("positive", "positive"))
+spec_beta <- dist_spec("beta", c("positive", "positive"))

@@ -44,9 +44,9 @@ one_of <- function(a, b, an, bn, dist, call = parent.frame()) {
 dist_bernoulli <- function(prob = NULL, logit = NULL) {
   one_of(prob, logit, "prob", "logit", "bernoulli")
   if (!is.null(prob)) {
-    return(make_dist("bernoulli", list(prob = prob), "prob", family = "bernoulli_prob", rsample = FALSE))
+    return(make_dist(spec_bernoulli_prob, list(prob = prob)))
   }
-  make_dist("bernoulli", list(logit = logit), "real", family = "bernoulli_logit", rsample = FALSE)
+  make_dist(spec_bernoulli_logit, list(logit = logit))
 }
 
 #' @rdname dist-discrete
@@ -82,7 +82,7 @@ dist_categorical <- function(prob = NULL, logit = NULL) {
 #' @rdname dist-discrete
 #' @export
 dist_poisson <- function(lambda) {
-  make_dist("poisson", list(lambda = lambda), "nonneg", rsample = FALSE)
+  make_dist(spec_poisson, list(lambda = lambda))
 }
 
 #' @rdname dist-discrete
@@ -156,3 +156,8 @@ dist_variance.svi_dist_negative_binomial <- function(d) {
 }
 #' @export
 support.svi_dist_negative_binomial <- function(d) constraint_discrete("nonnegative_integer")
+
+# Constructor specs (see dist_spec()).
+spec_bernoulli_prob <- dist_spec("bernoulli", "prob", family = "bernoulli_prob", rsample = FALSE)
+spec_bernoulli_logit <- dist_spec("bernoulli", "real", family = "bernoulli_logit", rsample = FALSE)
+spec_poisson <- dist_spec("poisson", "nonneg", rsample = FALSE)

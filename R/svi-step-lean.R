@@ -11,42 +11,35 @@ lean_step_applies <- function(s) {
 
 .svi$lean <- TRUE   # tests switch it off to compare with the general path
 
-lean_step <- function(s, args) {
+# `...` are svi_step()'s arguments, passed on as they are (do.call() would cost more than a
+# small model's numerics).
+lean_step <- function(s, ...) {
   store <- .subset2(s, "store")
   tape <- svi_tape(s)
-  n_before <- length(.subset2(store, "values"))
-  ctx <- new_ctx(store, tape)
-  g <- new_trace_rec()
-  m <- new_trace_rec()
-  old_warned <- .svi$warned
-  ok <- FALSE
-  on.exit({
-    .svi$stack <- list()
-    .svi$plain <- TRUE
-    .svi$ctx <- NULL
-    .svi$warned <- old_warned
-    .Call(`_svi_cpp_tape_stop`, tape)
-    if (!ok) drop_params_after(store, n_before)
-  })
   loss <- .subset2(s, "loss")
+  n_before <- length(.subset2(store, "values"))
   extra <- elbo_handlers(loss, training = TRUE)()   # outermost, as run_elbo() pushes them
   plain <- TRUE
   for (h in extra) plain <- plain && plain_handler(h)
-  .svi$warned <- .subset2(s, "warned")
-  .Call(`_svi_cpp_tape_start`, tape)
-  .svi$ctx <- ctx
-  .svi$plain <- plain
-  # the guide under a trace handler, then the model under trace + replay of the guide's sites
-  .svi$stack <- c(extra, list(list(type = "trace", rec = g)))
-  do.call(.subset2(s, "guide"), args)
-  .svi$stack <- c(extra, list(list(type = "trace", rec = m), list(type = "replay", sites = g$sites)))
-  do.call(.subset2(s, "model"), args)
-  .svi$stack <- list()
-  .svi$plain <- TRUE
+  ok <- FALSE
+  # the context, the trace records and the guide's stack c(extra, trace); the tape records
+  step <- .Call(`_svi_cpp_lean_begin`, s, .svi, tape, extra, plain)
+  on.exit({
+    .Call(`_svi_cpp_lean_end`, step, .svi, tape)
+    if (!ok) drop_params_after(store, n_before)
+  })
+  .subset2(s, "guide")(...)
+  .Call(`_svi_cpp_lean_model`, step, .svi)   # c(extra, trace, replay of the guide's sites)
+  .subset2(s, "model")(...)
+  ctx <- .subset2(step, 1L)
+  g <- .subset2(step, 2L)
+  m <- .subset2(step, 3L)
   # a Trace_ELBO step of an already checked structure with a pathwise guide: ELBO, gradients
   # and update in one C++ call
   res <- .Call(`_svi_cpp_lean_finish`, m, g, ctx, s, .svi$warned)
   if (is.null(res)) {
+    .svi$stack <- list()   # the ELBO runs outside the handlers, as in run_elbo()
+    .svi$plain <- TRUE
     r <- elbo_particle(loss, checked_traces(m, g), training = TRUE)
     res <- elbo_result(ctx, r$elbo, r$surrogate, 1L)
   }

@@ -117,9 +117,9 @@ drop_params_after <- function(store, n_before) {
 #' @export
 svi_step <- function(s, ...) {
   if (!inherits(s, "svi")) check_svi(s)
+  if (.subset2(s, "compile")) return(compiled_steps(s, list(...), 1L))
+  if (lean_step_applies(s)) return(lean_step(s, ...))
   args <- list(...)
-  if (.subset2(s, "compile")) return(compiled_steps(s, args, 1L))
-  if (lean_step_applies(s)) return(lean_step(s, args))
   with_svi(s, {
     store <- .subset2(s, "store")
     res <- run_elbo(.subset2(s, "loss"), .subset2(s, "model"), .subset2(s, "guide"), args, store,

@@ -214,17 +214,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_dist_make
-SEXP cpp_dist_make(SEXP params, SEXP rules, SEXP name, SEXP family, int event_dim, bool rsample);
-RcppExport SEXP _svi_cpp_dist_make(SEXP paramsSEXP, SEXP rulesSEXP, SEXP nameSEXP, SEXP familySEXP, SEXP event_dimSEXP, SEXP rsampleSEXP) {
+SEXP cpp_dist_make(SEXP params, SEXP spec);
+RcppExport SEXP _svi_cpp_dist_make(SEXP paramsSEXP, SEXP specSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type params(paramsSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type rules(rulesSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
-    Rcpp::traits::input_parameter< SEXP >::type family(familySEXP);
-    Rcpp::traits::input_parameter< int >::type event_dim(event_dimSEXP);
-    Rcpp::traits::input_parameter< bool >::type rsample(rsampleSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_dist_make(params, rules, name, family, event_dim, rsample));
+    Rcpp::traits::input_parameter< SEXP >::type spec(specSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_dist_make(params, spec));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -272,6 +268,41 @@ BEGIN_RCPP
     Rcpp::traits::input_parameter< SEXP >::type warned(warnedSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_lean_finish(m_rec, g_rec, ctx, s, warned));
     return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lean_begin
+SEXP cpp_lean_begin(SEXP s, SEXP state, SEXP tape, SEXP extra, bool plain);
+RcppExport SEXP _svi_cpp_lean_begin(SEXP sSEXP, SEXP stateSEXP, SEXP tapeSEXP, SEXP extraSEXP, SEXP plainSEXP) {
+BEGIN_RCPP
+    Rcpp::RObject rcpp_result_gen;
+    Rcpp::traits::input_parameter< SEXP >::type s(sSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type tape(tapeSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type extra(extraSEXP);
+    Rcpp::traits::input_parameter< bool >::type plain(plainSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_lean_begin(s, state, tape, extra, plain));
+    return rcpp_result_gen;
+END_RCPP
+}
+// cpp_lean_model
+void cpp_lean_model(SEXP step, SEXP state);
+RcppExport SEXP _svi_cpp_lean_model(SEXP stepSEXP, SEXP stateSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type step(stepSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    cpp_lean_model(step, state);
+    return R_NilValue;
+END_RCPP
+}
+// cpp_lean_end
+void cpp_lean_end(SEXP step, SEXP state, SEXP tape);
+RcppExport SEXP _svi_cpp_lean_end(SEXP stepSEXP, SEXP stateSEXP, SEXP tapeSEXP) {
+BEGIN_RCPP
+    Rcpp::traits::input_parameter< SEXP >::type step(stepSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type tape(tapeSEXP);
+    cpp_lean_end(step, state, tape);
+    return R_NilValue;
 END_RCPP
 }
 // cpp_tensor_ops
@@ -792,11 +823,14 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_value_shape", (DL_FUNC) &_svi_cpp_value_shape, 1},
     {"_svi_cpp_tape_grads", (DL_FUNC) &_svi_cpp_tape_grads, 1},
     {"_svi_cpp_tensor_total", (DL_FUNC) &_svi_cpp_tensor_total, 1},
-    {"_svi_cpp_dist_make", (DL_FUNC) &_svi_cpp_dist_make, 6},
+    {"_svi_cpp_dist_make", (DL_FUNC) &_svi_cpp_dist_make, 2},
     {"_svi_cpp_site_log_prob", (DL_FUNC) &_svi_cpp_site_log_prob, 1},
     {"_svi_cpp_elbo_reparam", (DL_FUNC) &_svi_cpp_elbo_reparam, 2},
     {"_svi_cpp_sites_key", (DL_FUNC) &_svi_cpp_sites_key, 2},
     {"_svi_cpp_lean_finish", (DL_FUNC) &_svi_cpp_lean_finish, 5},
+    {"_svi_cpp_lean_begin", (DL_FUNC) &_svi_cpp_lean_begin, 5},
+    {"_svi_cpp_lean_model", (DL_FUNC) &_svi_cpp_lean_model, 2},
+    {"_svi_cpp_lean_end", (DL_FUNC) &_svi_cpp_lean_end, 3},
     {"_svi_cpp_tensor_ops", (DL_FUNC) &_svi_cpp_tensor_ops, 3},
     {"_svi_cpp_tensor_math", (DL_FUNC) &_svi_cpp_tensor_math, 2},
     {"_svi_cpp_special_numeric", (DL_FUNC) &_svi_cpp_special_numeric, 2},

@@ -162,13 +162,25 @@ SEXP cpp_tensor_total(SEXP xs) {
 }
 
 // A distribution object in one call when every parameter passes its rule (see cpp_param_ok)
-// and the parameters broadcast; NULL otherwise (R then runs the checks that explain why).
+// and the parameters broadcast; NULL otherwise (R then runs the checks that explain why). The
+// attributes are the spec's own objects (dist_spec() in R/dist-class.R), as new_dist() sets them.
 // [[Rcpp::export(rng = false)]]
-SEXP cpp_dist_make(SEXP params, SEXP rules, SEXP name, SEXP family, int event_dim, bool rsample) {
+SEXP cpp_dist_make(SEXP params, SEXP spec) {
+  // spec: list(name, rules, family, event_dim, rsample, class) from dist_spec()
+  SEXP rules = VECTOR_ELT(spec, 1);
   for (R_xlen_t k = 0; k < Rf_xlength(params); ++k)
     if (!cpp_param_ok(VECTOR_ELT(params, k), CHAR(STRING_ELT(rules, k)))) return R_NilValue;
   if (!cpp_params_broadcast_ok(params)) return R_NilValue;
-  return cpp_dist_new(params, name, family, event_dim, rsample);
+  SEXP d = PROTECT(Rf_shallow_duplicate(params));
+  static SEXP name_sym = Rf_install("svi_name"), family_sym = Rf_install("svi_family"),
+              ed_sym = Rf_install("svi_event_dim"), rs_sym = Rf_install("svi_rsample");
+  Rf_setAttrib(d, R_ClassSymbol, VECTOR_ELT(spec, 5));
+  Rf_setAttrib(d, name_sym, VECTOR_ELT(spec, 0));
+  Rf_setAttrib(d, family_sym, VECTOR_ELT(spec, 2));
+  Rf_setAttrib(d, ed_sym, VECTOR_ELT(spec, 3));
+  Rf_setAttrib(d, rs_sym, VECTOR_ELT(spec, 4));
+  UNPROTECT(1);
+  return d;
 }
 
 namespace {

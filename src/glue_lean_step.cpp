@@ -1,11 +1,14 @@
-// The end of the usual svi_step() (R/svi-step-lean.R) in one call: the model/guide checks'
-// structure key, the all-pathwise Trace_ELBO, the reverse sweep, the gradients and the
-// optimizer update -- what checked_traces(), elbo_particle(), elbo_result(), step_is_finite()
-// and apply_update() do in R, through the same C++ functions, so the steps are identical.
+// The C++ parts of the usual svi_step() (R/svi-step-lean.R): setting up the step's state
+// (context, trace records, handler stacks) and tearing it down, and its end in one call -- the
+// model/guide checks' structure key, the all-pathwise Trace_ELBO, the reverse sweep, the
+// gradients and the optimizer update -- what checked_traces(), elbo_particle(), elbo_result(),
+// step_is_finite() and apply_update() do in R, through the same C++ functions, so the steps
+// are identical.
 #include "glue.h"
 #include "r_list.h"
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 
 using namespace glue;
@@ -18,7 +21,11 @@ bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimi
 
 namespace {
 
-SEXP var(SEXP env, const char* name) { return Rf_findVarInFrame(env, Rf_install(name)); }
+// env$name: NULL when unbound, as in R.
+SEXP var(SEXP env, const char* name) {
+  SEXP v = Rf_findVarInFrame(env, Rf_install(name));
+  return v == R_UnboundValue ? R_NilValue : v;
+}
 
 // The sample sites of a trace record (its `sites` where `types` is "sample"), as a named list.
 SEXP sample_sites(SEXP rec) {
@@ -37,6 +44,42 @@ SEXP sample_sites(SEXP rec) {
   }
   Rf_setAttrib(out, R_NamesSymbol, nms);
   UNPROTECT(2);
+  return out;
+}
+
+
+SEXP new_env() { return R_NewEnv(R_EmptyEnv, TRUE, 8); }
+
+// A trace record: an environment with sites = list() and types = character(0) (new_trace_rec()).
+SEXP new_trace_rec() {
+  SEXP rec = PROTECT(new_env());
+  Rf_defineVar(Rf_install("sites"), Rf_allocVector(VECSXP, 0), rec);
+  Rf_defineVar(Rf_install("types"), Rf_allocVector(STRSXP, 0), rec);
+  UNPROTECT(1);
+  return rec;
+}
+
+// list(type = "trace", rec = rec) or list(type = "replay", sites = sites)
+SEXP data_handler(const char* type, const char* field, SEXP value) {
+  SEXP h = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP nms = PROTECT(Rf_allocVector(STRSXP, 2));
+  SET_STRING_ELT(nms, 0, Rf_mkChar("type"));
+  SET_STRING_ELT(nms, 1, Rf_mkChar(field));
+  SET_VECTOR_ELT(h, 0, Rf_mkString(type));
+  SET_VECTOR_ELT(h, 1, value);
+  Rf_setAttrib(h, R_NamesSymbol, nms);
+  UNPROTECT(2);
+  return h;
+}
+
+// c(extra, handlers)
+SEXP stack_of(SEXP extra, std::initializer_list<SEXP> hs) {
+  const R_xlen_t ne = Rf_xlength(extra);
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, ne + R_xlen_t(hs.size())));
+  for (R_xlen_t i = 0; i < ne; ++i) SET_VECTOR_ELT(out, i, VECTOR_ELT(extra, i));
+  R_xlen_t i = ne;
+  for (SEXP h : hs) SET_VECTOR_ELT(out, i++, h);
+  UNPROTECT(1);
   return out;
 }
 
@@ -92,4 +135,56 @@ SEXP cpp_lean_finish(SEXP m_rec, SEXP g_rec, SEXP ctx, SEXP s, SEXP warned) {
   Rf_setAttrib(out, R_NamesSymbol, nms);
   UNPROTECT(6);
   return out;
+}
+
+// Starts the step: a fresh context (new_ctx(store, tape)) and guide and model trace records; the
+// tape starts recording; the state (`.svi`) gets the svi object's warning memory, the context,
+// whether every handler in `extra` is one the C++ walk knows (`plain`), and the guide's stack
+// c(extra, trace). Returns list(ctx, guide record, model record, old warning memory, extra),
+// which cpp_lean_model() and cpp_lean_end() take.
+// [[Rcpp::export(rng = false)]]
+SEXP cpp_lean_begin(SEXP s, SEXP state, SEXP tape, SEXP extra, bool plain) {
+  SEXP ctx = PROTECT(new_env());
+  Rf_defineVar(Rf_install("store"), var(s, "store"), ctx);
+  Rf_defineVar(Rf_install("tape"), tape, ctx);
+  Rf_defineVar(Rf_install("compile"), Rf_ScalarLogical(FALSE), ctx);
+  Rf_defineVar(Rf_install("handles"), Rf_allocVector(VECSXP, 0), ctx);
+  Rf_defineVar(Rf_install("leaves"), Rf_allocVector(VECSXP, 0), ctx);
+  SEXP g = PROTECT(new_trace_rec());
+  SEXP m = PROTECT(new_trace_rec());
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 5));
+  SET_VECTOR_ELT(out, 0, ctx);
+  SET_VECTOR_ELT(out, 1, g);
+  SET_VECTOR_ELT(out, 2, m);
+  SET_VECTOR_ELT(out, 3, var(state, "warned"));
+  SET_VECTOR_ELT(out, 4, extra);
+  SEXP stack = PROTECT(stack_of(extra, {data_handler("trace", "rec", g)}));
+  tape_begin(*tape_from_xptr(tape));
+  Rf_defineVar(Rf_install("warned"), var(s, "warned"), state);
+  Rf_defineVar(Rf_install("ctx"), ctx, state);
+  Rf_defineVar(Rf_install("plain"), Rf_ScalarLogical(plain), state);
+  Rf_defineVar(Rf_install("stack"), stack, state);
+  UNPROTECT(5);
+  return out;
+}
+
+// The model's stack: c(extra, trace into the model record, replay of the guide's sites).
+// [[Rcpp::export(rng = false)]]
+void cpp_lean_model(SEXP step, SEXP state) {
+  SEXP g = VECTOR_ELT(step, 1), m = VECTOR_ELT(step, 2);
+  SEXP trace = PROTECT(data_handler("trace", "rec", m));
+  SEXP replay = PROTECT(data_handler("replay", "sites", var(g, "sites")));
+  Rf_defineVar(Rf_install("stack"), stack_of(VECTOR_ELT(step, 4), {trace, replay}), state);
+  UNPROTECT(2);
+}
+
+// Ends the step (also on error or interrupt): the state as it was outside any step, the old
+// warning memory back, the tape stopped (stopping twice is fine).
+// [[Rcpp::export(rng = false)]]
+void cpp_lean_end(SEXP step, SEXP state, SEXP tape) {
+  Rf_defineVar(Rf_install("stack"), Rf_allocVector(VECSXP, 0), state);
+  Rf_defineVar(Rf_install("plain"), Rf_ScalarLogical(TRUE), state);
+  Rf_defineVar(Rf_install("ctx"), R_NilValue, state);
+  Rf_defineVar(Rf_install("warned"), VECTOR_ELT(step, 3), state);
+  if (TYPEOF(tape) == EXTPTRSXP && R_ExternalPtrAddr(tape)) tape_end(*tape_from_xptr(tape));
 }

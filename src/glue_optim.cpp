@@ -183,6 +183,54 @@ double cpp_optim_schedule_lr(std::string kind, double lr, double epoch, double s
 // list(values, states) with the new values (attributes kept) and states, or NULL when any
 // parameter has no state yet, belongs to another optimizer or does not fit its gradient:
 // R then takes its parameter-by-parameter path, which creates states and explains errors.
+// Plain Adam (no AMSGrad, no clipping) of one parameter without unpacking its state into an
+// OptimSlot: the same adam_step() on fresh copies of theta and the moment buffers, so the
+// result is identical; about a fifth of the work for the small parameters of a dynamic step.
+// Writes the new value and state and returns true, or returns false for the OptimSlot path.
+static bool adam_plain_step(SEXP st, SEXP th, SEXP gr, SEXP* value_out, SEXP* state_out) {
+  SEXP settings = list_elt(st, "settings");
+  if (TYPEOF(settings) != VECSXP || flag(settings, "amsgrad") ||
+      !Rf_isNull(list_elt(settings, "clip_norm")) || !Rf_isNull(list_elt(settings, "clip_value")))
+    return false;
+  const R_xlen_t n = Rf_xlength(th);
+  SEXP bufs = list_elt(st, "buffers");
+  SEXP ea = list_elt(bufs, "exp_avg"), eas = list_elt(bufs, "exp_avg_sq");
+  if (TYPEOF(ea) != REALSXP || TYPEOF(eas) != REALSXP || Rf_xlength(ea) != n || Rf_xlength(eas) != n)
+    return false;
+  const R_xlen_t at_step = glue::list_pos(st, "step"), at_lr = glue::list_pos(st, "lr"),
+                 at_bufs = glue::list_pos(st, "buffers"), at_ea = glue::list_pos(bufs, "exp_avg"),
+                 at_eas = glue::list_pos(bufs, "exp_avg_sq");
+  if (at_step < 0 || at_lr < 0 || at_bufs < 0) return false;
+  const double* g = REAL(gr);
+  for (R_xlen_t i = 0; i < n; ++i)
+    if (!std::isfinite(g[i])) return false;   // the slot path reports it
+  svi::optim::AdamConfig cfg;
+  cfg.beta1 = num(settings, "beta1", cfg.beta1);
+  cfg.beta2 = num(settings, "beta2", cfg.beta2);
+  cfg.eps = num(settings, "eps", cfg.eps);
+  cfg.weight_decay = num(settings, "weight_decay", 0.0);
+  SEXP value = PROTECT(Rf_duplicate(th));  // keeps attributes
+  SEXP new_ea = PROTECT(Rf_duplicate(ea));
+  SEXP new_eas = PROTECT(Rf_duplicate(eas));
+  svi::optim::AdamState as;
+  as.step = static_cast<long long>(Rf_asReal(VECTOR_ELT(st, at_step)));
+  as.lr = Rf_asReal(VECTOR_ELT(st, at_lr));
+  as.exp_avg = REAL(new_ea);
+  as.exp_avg_sq = REAL(new_eas);
+  svi::optim::adam_step(REAL(value), g, static_cast<std::size_t>(n), as, cfg);
+  SEXP new_bufs = PROTECT(Rf_shallow_duplicate(bufs));
+  SET_VECTOR_ELT(new_bufs, at_ea, new_ea);
+  SET_VECTOR_ELT(new_bufs, at_eas, new_eas);
+  SEXP ns = PROTECT(Rf_shallow_duplicate(st));
+  SET_VECTOR_ELT(ns, at_step, Rf_ScalarReal(double(as.step)));
+  SET_VECTOR_ELT(ns, at_lr, Rf_ScalarReal(as.lr));
+  SET_VECTOR_ELT(ns, at_bufs, new_bufs);
+  *value_out = value;
+  *state_out = ns;
+  UNPROTECT(5);
+  return true;
+}
+
 static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string optimizer) {
   const R_xlen_t np = Rf_xlength(states);
   if (Rf_xlength(values) != np || Rf_xlength(grads) != np) return R_NilValue;
@@ -199,6 +247,14 @@ static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string opt
   SEXP new_states = PROTECT(Rf_allocVector(VECSXP, np));
   for (R_xlen_t k = 0; k < np; ++k) {
     SEXP st = VECTOR_ELT(states, k), th = VECTOR_ELT(values, k), gr = VECTOR_ELT(grads, k);
+    if (optimizer == "adam") {
+      SEXP value, ns;
+      if (adam_plain_step(st, th, gr, &value, &ns)) {
+        SET_VECTOR_ELT(new_values, k, value);
+        SET_VECTOR_ELT(new_states, k, ns);
+        continue;
+      }
+    }
     std::string name = names == R_NilValue ? std::to_string(k + 1) : CHAR(STRING_ELT(names, k));
     const R_xlen_t n = Rf_xlength(th);
     glue::OptimSlot slot(optimizer, name, n, Rf_asReal(list_elt(st, "step")), Rf_asReal(list_elt(st, "lr")),

@@ -80,7 +80,11 @@ void record_in_traces(SEXP stack, SEXP msg) {
 }
 
 
-SEXP state_var(SEXP env, SEXP sym) { return Rf_findVarInFrame(env, sym); }
+// env$sym: NULL when unbound, as in R.
+SEXP state_var(SEXP env, SEXP sym) {
+  SEXP v = Rf_findVarInFrame(env, sym);
+  return v == R_UnboundValue ? R_NilValue : v;
+}
 
 // A list of `n` fields named by `names` (a preserved, shared names vector).
 SEXP new_msg(SEXP names) {

@@ -7,11 +7,17 @@ namespace glue {
 
 // The position of the element of `list` named `name`, or -1 (also for a list without names,
 // or anything that is not a list).
+// (Site messages are read field by field on every step: the first characters are compared
+// inline before strcmp() is called.)
 inline R_xlen_t list_pos(SEXP list, const char* name) {
+  if (TYPEOF(list) != VECSXP) return -1;
   SEXP nms = Rf_getAttrib(list, R_NamesSymbol);
-  if (TYPEOF(list) != VECSXP || nms == R_NilValue) return -1;
-  for (R_xlen_t i = 0; i < Rf_xlength(list); ++i)
-    if (!std::strcmp(CHAR(STRING_ELT(nms, i)), name)) return i;
+  if (nms == R_NilValue) return -1;
+  const R_xlen_t n = Rf_xlength(list);
+  for (R_xlen_t i = 0; i < n; ++i) {
+    const char* x = CHAR(STRING_ELT(nms, i));
+    if (x[0] == name[0] && !std::strcmp(x, name)) return i;
+  }
   return -1;
 }
 
