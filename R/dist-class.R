@@ -67,11 +67,13 @@ dist_spec <- function(name, rules, family = name, event_dim = 0L, rsample = TRUE
        rsample = rsample, class = c(paste0("svi_dist_", name), "svi_dist"))
 }
 
-# A distribution from its spec and parameters: one C++ call when all is well, else the R
-# checks that give the error naming the parameter and the constructor.
+# A constructor builds its distribution with one C++ call,
+#   p <- list(...); d <- .Call(`_svi_cpp_dist_make`, p, spec_<name>)
+# which returns NULL unless every parameter passes its rule and they broadcast; then
+# make_dist() runs the R checks that explain the problem (naming the parameter and the
+# constructor) and builds it. (Inlined in each constructor: a model builds a distribution per
+# site per step, and one more R call per construction is measurable on small models.)
 make_dist <- function(spec, params, call = parent.frame()) {
-  d <- .Call(`_svi_cpp_dist_make`, params, spec)
-  if (!is.null(d)) return(d)
   name <- spec$name
   nms <- names(params)
   for (k in seq_along(params)) {

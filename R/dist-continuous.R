@@ -46,61 +46,81 @@ NULL
 #' @rdname dist-continuous
 #' @export
 dist_normal <- function(mean = 0, sd = 1) {
-  make_dist(spec_normal, list(mean = mean, sd = sd))
+  p <- list(mean = mean, sd = sd)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_normal)
+  if (is.null(d)) make_dist(spec_normal, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_lognormal <- function(meanlog = 0, sdlog = 1) {
-  make_dist(spec_lognormal, list(meanlog = meanlog, sdlog = sdlog))
+  p <- list(meanlog = meanlog, sdlog = sdlog)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_lognormal)
+  if (is.null(d)) make_dist(spec_lognormal, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_normal <- function(scale = 1) {
-  make_dist(spec_half_normal, list(scale = scale))
+  p <- list(scale = scale)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_half_normal)
+  if (is.null(d)) make_dist(spec_half_normal, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_cauchy <- function(location = 0, scale = 1) {
-  make_dist(spec_cauchy, list(location = location, scale = scale))
+  p <- list(location = location, scale = scale)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_cauchy)
+  if (is.null(d)) make_dist(spec_cauchy, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_half_cauchy <- function(scale = 1) {
-  make_dist(spec_half_cauchy, list(scale = scale))
+  p <- list(scale = scale)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_half_cauchy)
+  if (is.null(d)) make_dist(spec_half_cauchy, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_student_t <- function(df, location = 0, scale = 1) {
-  make_dist(spec_student_t, list(df = df, location = location, scale = scale))
+  p <- list(df = df, location = location, scale = scale)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_student_t)
+  if (is.null(d)) make_dist(spec_student_t, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_laplace <- function(location = 0, scale = 1) {
-  make_dist(spec_laplace, list(location = location, scale = scale))
+  p <- list(location = location, scale = scale)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_laplace)
+  if (is.null(d)) make_dist(spec_laplace, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_exponential <- function(rate = 1) {
-  make_dist(spec_exponential, list(rate = rate))
+  p <- list(rate = rate)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_exponential)
+  if (is.null(d)) make_dist(spec_exponential, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_gamma <- function(shape, rate = 1) {
-  make_dist(spec_gamma, list(shape = shape, rate = rate))
+  p <- list(shape = shape, rate = rate)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_gamma)
+  if (is.null(d)) make_dist(spec_gamma, p) else d
 }
 
 #' @rdname dist-continuous
 #' @export
 dist_beta <- function(shape1, shape2) {
-  make_dist(spec_beta, list(shape1 = shape1, shape2 = shape2))
+  p <- list(shape1 = shape1, shape2 = shape2)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_beta)
+  if (is.null(d)) make_dist(spec_beta, p) else d
 }
 
 #' @rdname dist-continuous

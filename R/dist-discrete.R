@@ -44,9 +44,13 @@ one_of <- function(a, b, an, bn, dist, call = parent.frame()) {
 dist_bernoulli <- function(prob = NULL, logit = NULL) {
   one_of(prob, logit, "prob", "logit", "bernoulli")
   if (!is.null(prob)) {
-    return(make_dist(spec_bernoulli_prob, list(prob = prob)))
+    p <- list(prob = prob)
+    d <- .Call(`_svi_cpp_dist_make`, p, spec_bernoulli_prob)
+    return(if (is.null(d)) make_dist(spec_bernoulli_prob, p) else d)
   }
-  make_dist(spec_bernoulli_logit, list(logit = logit))
+  p <- list(logit = logit)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_bernoulli_logit)
+  if (is.null(d)) make_dist(spec_bernoulli_logit, p) else d
 }
 
 #' @rdname dist-discrete
@@ -82,7 +86,9 @@ dist_categorical <- function(prob = NULL, logit = NULL) {
 #' @rdname dist-discrete
 #' @export
 dist_poisson <- function(lambda) {
-  make_dist(spec_poisson, list(lambda = lambda))
+  p <- list(lambda = lambda)
+  d <- .Call(`_svi_cpp_dist_make`, p, spec_poisson)
+  if (is.null(d)) make_dist(spec_poisson, p) else d
 }
 
 #' @rdname dist-discrete

@@ -91,7 +91,9 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #' @export
 param <- function(name, init = NULL, constraint = constraint_real()) {
   # an existing parameter first met in this step, under trace and replay handlers: one C++ call
-  h <- .Call(`_svi_cpp_param_plain`, name, constraint, .svi)
+  # (the default, constraint_real(), read directly: one R call less per parameter and step)
+  h <- .Call(`_svi_cpp_param_plain`, name,
+             if (missing(constraint)) fixed_constraints$real else constraint, .svi)
   if (!is.null(h)) return(h)
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
     check_site_name(name, "param")

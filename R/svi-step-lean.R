@@ -4,11 +4,6 @@
 # more than the numerics (see "The lean dynamic path" in ARCHITECTURE.md). test-lean-path.R
 # checks it gives identical() losses and parameters to the general path.
 
-lean_step_applies <- function(s) {
-  .subset2(.subset2(s, "loss"), "num_particles") == 1L && !length(.svi$stack) &&
-    is.null(.svi$ctx) && isTRUE(.svi$lean)
-}
-
 .svi$lean <- TRUE   # tests switch it off to compare with the general path
 
 # `...` are svi_step()'s arguments, passed on as they are (do.call() would cost more than a

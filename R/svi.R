@@ -118,7 +118,11 @@ drop_params_after <- function(store, n_before) {
 svi_step <- function(s, ...) {
   if (!inherits(s, "svi")) check_svi(s)
   if (.subset2(s, "compile")) return(compiled_steps(s, list(...), 1L))
-  if (lean_step_applies(s)) return(lean_step(s, ...))
+  # the usual case (R/svi-step-lean.R): one particle, outside any handler or other step
+  if (.subset2(.subset2(s, "loss"), "num_particles") == 1L && !length(.svi$stack) &&
+      is.null(.svi$ctx) && .svi$lean) {
+    return(lean_step(s, ...))
+  }
   args <- list(...)
   with_svi(s, {
     store <- .subset2(s, "store")

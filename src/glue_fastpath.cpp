@@ -190,18 +190,20 @@ namespace {
 // (a distribution with its own R log_prob method, a mask, a scale that is not one number,
 // a site recorded without its plate shape).
 GlueTape* site_fast_tape(SEXP site) {
-  SEXP d = list_elt(site, "fn");
-  SEXP fam = Rf_getAttrib(d, Rf_install("svi_family"));
+  static SEXP family_sym = Rf_install("svi_family");
+  Fields f(site);
+  SEXP d = f["fn"];
+  SEXP fam = Rf_getAttrib(d, family_sym);
   SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
   if (TYPEOF(fam) != STRSXP || TYPEOF(klass) != STRSXP ||
       !std::strcmp(CHAR(STRING_ELT(klass, 0)), "svi_dist_delta"))
     return nullptr;
-  if (list_elt(site, "mask") != R_NilValue) return nullptr;
-  SEXP scale = list_elt(site, "scale");
+  if (f["mask"] != R_NilValue) return nullptr;
+  SEXP scale = f["scale"];
   if (TYPEOF(scale) != REALSXP || Rf_xlength(scale) != 1) return nullptr;
-  if (TYPEOF(list_elt(site, "batch")) != INTSXP) return nullptr;
+  if (TYPEOF(f["batch"]) != INTSXP) return nullptr;
   if (Rf_xlength(d) != svi::dist::family(CHAR(STRING_ELT(fam, 0))).nparams) return nullptr;
-  SEXP x = list_elt(site, "value");
+  SEXP x = f["value"];
   if (is_handle(x)) return &handle_tape(x);
   for (R_xlen_t k = 0; k < Rf_xlength(d); ++k)
     if (is_handle(VECTOR_ELT(d, k))) return &handle_tape(VECTOR_ELT(d, k));
@@ -212,16 +214,17 @@ GlueTape* site_fast_tape(SEXP site) {
 // plate element (plates' dims, if more than one), i.e. when nothing is left for R to do but
 // scaling.
 int site_lp(GlueTape& g, SEXP site, bool& simple) {
-  SEXP d = list_elt(site, "fn");
-  const svi::dist::Family& f =
-      svi::dist::family(CHAR(STRING_ELT(Rf_getAttrib(d, Rf_install("svi_family")), 0)));
+  static SEXP family_sym = Rf_install("svi_family");
+  Fields fs(site);
+  SEXP d = fs["fn"];
+  const svi::dist::Family& f = svi::dist::family(CHAR(STRING_ELT(Rf_getAttrib(d, family_sym), 0)));
   int ins[16];
   if (f.nparams + 1 > 16) fail("internal: too many distribution parameters");
-  ins[0] = as_node(g, list_elt(site, "value"), "the value");
+  ins[0] = as_node(g, fs["value"], "the value");
   for (int k = 0; k < f.nparams; ++k) ins[k + 1] = as_node(g, VECTOR_ELT(d, k), "a parameter");
   int lp = f.log_prob(g.tape, ins);
   const svi::Shape& s = g.tape.shape(lp);
-  SEXP batch = list_elt(site, "batch");
+  SEXP batch = fs["batch"];
   const int nb = Rf_length(batch);
   Eigen::Index n_target = 1;
   for (int i = 0; i < nb; ++i) n_target *= INTEGER(batch)[i];
@@ -335,32 +338,33 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
   for (SEXP sites : {model, guide}) {
     SEXP names = Rf_getAttrib(sites, R_NamesSymbol);
     for (R_xlen_t k = 0; k < Rf_xlength(sites); ++k) {
-      SEXP s = VECTOR_ELT(sites, k);
+      Fields s(VECTOR_ELT(sites, k));
       key += CHAR(STRING_ELT(names, k));
       key += '|';
-      SEXP type = list_elt(s, "type");
+      SEXP type = s["type"];
       key += TYPEOF(type) == STRSXP ? CHAR(STRING_ELT(type, 0)) : "?";
       key += '|';
-      SEXP obs = list_elt(s, "is_observed");
+      SEXP obs = s["is_observed"];
       key += TYPEOF(obs) == LGLSXP && LOGICAL(obs)[0] == TRUE ? 'o' : '-';
-      SEXP infer = list_elt(s, "infer");
+      SEXP infer = s["infer"];
       SEXP aux = TYPEOF(infer) == VECSXP ? list_elt(infer, "is_auxiliary") : R_NilValue;
       key += TYPEOF(aux) == LGLSXP && Rf_xlength(aux) == 1 && LOGICAL(aux)[0] == TRUE ? 'a' : '-';
       key += '|';
-      SEXP batch = list_elt(s, "batch");
+      SEXP batch = s["batch"];
       if (TYPEOF(batch) == INTSXP)
         for (R_xlen_t i = 0; i < Rf_xlength(batch); ++i) {
           key_int(key, INTEGER(batch)[i]);
           key += ',';
         }
       else
-        key += Rf_length(list_elt(s, "frames")) ? "?" : "";
+        key += Rf_length(s["frames"]) ? "?" : "";
       key += '|';
-      SEXP d = list_elt(s, "fn");
+      SEXP d = s["fn"];
       if (TYPEOF(d) == VECSXP) {
         SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
         if (TYPEOF(klass) == STRSXP) key += CHAR(STRING_ELT(klass, 0));
-        SEXP ed = Rf_getAttrib(d, Rf_install("svi_event_dim"));
+        static SEXP ed_sym = Rf_install("svi_event_dim");
+        SEXP ed = Rf_getAttrib(d, ed_sym);
         if (TYPEOF(ed) == INTSXP && INTEGER(ed)[0] >= 0) key_int(key, INTEGER(ed)[0]);
         else key += '?';
         key += ':';

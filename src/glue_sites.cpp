@@ -68,8 +68,9 @@ bool plain_stack_for(SEXP stack, const char* name) {
 // Records the finished message in every trace handler, outermost first.
 void record_in_traces(SEXP stack, SEXP msg) {
   static SEXP types_sym = Rf_install("types"), sites_sym = Rf_install("sites");
-  SEXP type = list_elt(msg, "type");
-  SEXP name = STRING_ELT(list_elt(msg, "name"), 0);
+  Fields f(msg);
+  SEXP type = f["type"];
+  SEXP name = STRING_ELT(f["name"], 0);
   for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
     SEXP h = VECTOR_ELT(stack, i);
     if (!type_is(h, "trace")) continue;
@@ -159,6 +160,11 @@ SEXP plain_walk_stack(SEXP state) {
 }
 
 
+// The fields of a sample message as cpp_sample_site() lays them out (the order of sample_site()'s
+// list(...) in R).
+enum SampleField { kType, kName, kFn, kObserved, kValue, kInfer, kScale, kMask, kFrames, kBatch,
+                   kDone, kStop, kNumSampleFields };
+
 // `msg` with one more field (R's `msg$field <- value` on a list without that field).
 SEXP with_field(SEXP msg, const char* field, SEXP value) {
   const R_xlen_t n = Rf_xlength(msg);
@@ -186,11 +192,12 @@ SEXP track_nonreparam(SEXP stack, SEXP msg) {
   for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
     SEXP h = VECTOR_ELT(stack, i);
     if (!type_is(h, "track_nonreparam")) continue;
-    if (is_true(list_elt(msg, "is_observed")) ||
-        is_true(Rf_getAttrib(list_elt(msg, "fn"), Rf_install("svi_rsample"))) || !current_tape())
+    Fields f(msg);
+    static SEXP rsample_sym = Rf_install("svi_rsample");
+    if (is_true(f["is_observed"]) || is_true(Rf_getAttrib(f["fn"], rsample_sym)) || !current_tape())
       continue;
     SEXP ids = list_elt(h, "ids"), counter = list_elt(h, "counter");
-    SEXP name = STRING_ELT(list_elt(msg, "name"), 0);
+    SEXP name = STRING_ELT(f["name"], 0);
     SEXP sym = Rf_installChar(name);
     SEXP id = Rf_findVarInFrame(ids, sym);
     if (id == R_UnboundValue) {
@@ -201,12 +208,12 @@ SEXP track_nonreparam(SEXP stack, SEXP msg) {
       UNPROTECT(1);
     }
     PROTECT(id);
-    SEXP v = list_elt(msg, "value");
+    SEXP v = f["value"];
     SEXP marked;
     if (is_handle(v)) {
       marked = cpp_tracegraph_mark(v, Rf_asInteger(id));
     } else {  // not met under a recording tape (draws there are handles); R's own helper
-      SEXP call = PROTECT(Rf_lang4(Rf_install("mark_draw"), list_elt(msg, "fn"), v, id));
+      SEXP call = PROTECT(Rf_lang4(Rf_install("mark_draw"), f["fn"], v, id));
       SEXP pkg = PROTECT(Rf_mkString("svi"));
       marked = Rf_eval(call, R_FindNamespace(pkg));
       UNPROTECT(2);
@@ -228,32 +235,39 @@ SEXP track_nonreparam(SEXP stack, SEXP msg) {
 // compiled step is being recorded: replay from the innermost handler outwards, the default
 // draw when no replay gave a value (for a distribution whose batch already has the plates'
 // shape), then recording in every trace, outermost first -- what the R loop does, in one call.
-// Fills in and returns `msg` (a fresh message), or NULL (nothing drawn or recorded) whenever
-// anything is unusual, so that apply_stack() handles it and gives its errors.
+// Fills in and returns `msg` (a fresh message laid out as cpp_sample_site() builds it, see
+// kType...), or NULL (nothing drawn or recorded) whenever anything is unusual, so that
+// apply_stack() handles it and gives its errors.
 SEXP sample_plain(SEXP msg, SEXP stack) {
-  const char* name = CHAR(STRING_ELT(list_elt(msg, "name"), 0));
+  const char* name = CHAR(STRING_ELT(VECTOR_ELT(msg, kName), 0));
   const R_xlen_t nh = Rf_xlength(stack);
   if (!plain_stack_for(stack, name)) return R_NilValue;
   SEXP out = PROTECT(msg);
-  const bool observed = is_true(list_elt(out, "is_observed"));
-  bool done = is_true(list_elt(out, "done"));
+  const bool observed = is_true(VECTOR_ELT(out, kObserved));
+  bool done = is_true(VECTOR_ELT(out, kDone));
   for (R_xlen_t i = nh - 1; i >= 0; --i) {
     SEXP h = VECTOR_ELT(stack, i);
     if (!type_is(h, "replay") || observed) continue;
     SEXP sites = list_elt(h, "sites");
     R_xlen_t k = list_pos(sites, name);
     if (k < 0) continue;
-    SEXP g = VECTOR_ELT(sites, k);
-    if (!type_is(g, "sample") || is_true(list_elt(g, "is_observed"))) { UNPROTECT(1); return R_NilValue; }
-    set_field(out, "value", list_elt(g, "value"));
-    set_field(out, "infer", list_elt(g, "infer"));
+    Fields g(VECTOR_ELT(sites, k));
+    SEXP gt = g["type"];
+    if (TYPEOF(gt) != STRSXP || std::strcmp(CHAR(STRING_ELT(gt, 0)), "sample") || is_true(g["is_observed"])) {
+      UNPROTECT(1);
+      return R_NilValue;
+    }
+    SET_VECTOR_ELT(out, kValue, g["value"]);
+    SET_VECTOR_ELT(out, kInfer, g["infer"]);
     done = true;
   }
-  if (list_elt(out, "value") == R_NilValue && !done) {
-    SEXP d = list_elt(out, "fn");
-    SEXP fam = Rf_getAttrib(d, Rf_install("svi_family"));
+  if (VECTOR_ELT(out, kValue) == R_NilValue && !done) {
+    static SEXP family_sym = Rf_install("svi_family"), ed_sym = Rf_install("svi_event_dim"),
+                rsample_sym = Rf_install("svi_rsample");
+    SEXP d = VECTOR_ELT(out, kFn);
+    SEXP fam = Rf_getAttrib(d, family_sym);
     SEXP klass = Rf_getAttrib(d, R_ClassSymbol);
-    SEXP ed = Rf_getAttrib(d, Rf_install("svi_event_dim"));
+    SEXP ed = Rf_getAttrib(d, ed_sym);
     // only distributions whose batch shape is the generic one (R's dist_batch_shape.svi_dist)
     static const char* own_shape[] = {"svi_dist_categorical", "svi_dist_dirichlet",
                                       "svi_dist_mvnormal", "svi_dist_delta"};
@@ -264,7 +278,7 @@ SEXP sample_plain(SEXP msg, SEXP stack) {
       UNPROTECT(1);
       return R_NilValue;
     }
-    SEXP batch = list_elt(out, "batch");
+    SEXP batch = VECTOR_ELT(out, kBatch);
     if (TYPEOF(batch) != INTSXP) { UNPROTECT(1); return R_NilValue; }
     if (Rf_xlength(batch) > 0) {
       // the batch must already have the plates' shape (else site_dist() expands or explains)
@@ -281,15 +295,15 @@ SEXP sample_plain(SEXP msg, SEXP stack) {
       else for (int i = 0; ok && i < nb; ++i) ok = i < bs.nd && bs.d[i] == INTEGER(batch)[i];
       if (!ok) { UNPROTECT(1); return R_NilValue; }
     }
-    bool reparam = is_true(Rf_getAttrib(d, Rf_install("svi_rsample")));
+    bool reparam = is_true(Rf_getAttrib(d, rsample_sym));
     SEXP value;
     {
       Rcpp::RNGScope rng;  // R's RNG state, held only when a draw is made
       value = dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr);
     }
-    set_field(out, "value", value);
+    SET_VECTOR_ELT(out, kValue, value);
   }
-  set_field(out, "done", Rf_ScalarLogical(TRUE));
+  SET_VECTOR_ELT(out, kDone, Rf_ScalarLogical(TRUE));
   out = track_nonreparam(stack, out);
   PROTECT(out);
   record_in_traces(stack, out);
@@ -311,24 +325,25 @@ SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state) {
   if (obs != R_NilValue && !obs_clean(obs)) return R_NilValue;
   static SEXP names = preserved_strings({"type", "name", "fn", "is_observed", "value", "infer",
                                          "scale", "mask", "frames", "batch", "done", "stop"});
+  static_assert(kNumSampleFields == 12, "the names above follow SampleField");
   static SEXP type = preserved_strings({"sample"});
   const Syms& y = syms();
   SEXP msg = PROTECT(new_msg(names));
-  SET_VECTOR_ELT(msg, 0, type);
-  SET_VECTOR_ELT(msg, 1, name);
-  SET_VECTOR_ELT(msg, 2, dist);
-  SET_VECTOR_ELT(msg, 3, Rf_ScalarLogical(obs != R_NilValue));
-  SET_VECTOR_ELT(msg, 4, obs);
-  SET_VECTOR_ELT(msg, 5, infer);
-  SET_VECTOR_ELT(msg, 6, state_var(state, y.scale));
-  SET_VECTOR_ELT(msg, 7, R_NilValue);
-  SET_VECTOR_ELT(msg, 8, state_var(state, y.frames));
-  SET_VECTOR_ELT(msg, 9, state_var(state, y.batch));
-  SET_VECTOR_ELT(msg, 10, Rf_ScalarLogical(FALSE));
-  SET_VECTOR_ELT(msg, 11, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(msg, kType, type);
+  SET_VECTOR_ELT(msg, kName, name);
+  SET_VECTOR_ELT(msg, kFn, dist);
+  SET_VECTOR_ELT(msg, kObserved, Rf_ScalarLogical(obs != R_NilValue));
+  SET_VECTOR_ELT(msg, kValue, obs);
+  SET_VECTOR_ELT(msg, kInfer, infer);
+  SET_VECTOR_ELT(msg, kScale, state_var(state, y.scale));
+  SET_VECTOR_ELT(msg, kMask, R_NilValue);
+  SET_VECTOR_ELT(msg, kFrames, state_var(state, y.frames));
+  SET_VECTOR_ELT(msg, kBatch, state_var(state, y.batch));
+  SET_VECTOR_ELT(msg, kDone, Rf_ScalarLogical(FALSE));
+  SET_VECTOR_ELT(msg, kStop, Rf_ScalarLogical(FALSE));
   SEXP out = sample_plain(msg, stack);
   UNPROTECT(1);
-  return out == R_NilValue ? R_NilValue : VECTOR_ELT(out, 4);
+  return out == R_NilValue ? R_NilValue : VECTOR_ELT(out, kValue);
 }
 
 // param(name, init, constraint) in one call for a parameter that exists in the step's store,

@@ -27,4 +27,24 @@ inline SEXP list_elt(SEXP list, const char* name) {
   return i < 0 ? R_NilValue : VECTOR_ELT(list, i);
 }
 
+// Several lookups in one named list (a site message): its names are read once.
+struct Fields {
+  SEXP list, nms;
+  R_xlen_t n;
+  explicit Fields(SEXP x)
+      : list(x), nms(TYPEOF(x) == VECSXP ? Rf_getAttrib(x, R_NamesSymbol) : R_NilValue),
+        n(nms == R_NilValue ? 0 : Rf_xlength(x)) {}
+  R_xlen_t pos(const char* name) const {
+    for (R_xlen_t i = 0; i < n; ++i) {
+      const char* x = CHAR(STRING_ELT(nms, i));
+      if (x[0] == name[0] && !std::strcmp(x, name)) return i;
+    }
+    return -1;
+  }
+  SEXP operator[](const char* name) const {
+    R_xlen_t i = pos(name);
+    return i < 0 ? R_NilValue : VECTOR_ELT(list, i);
+  }
+};
+
 }  // namespace glue

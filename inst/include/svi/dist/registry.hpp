@@ -40,7 +40,7 @@ constexpr Family fam(const char* name) {
   return Family{name, D::P, lp_make<D>, sample_make<D>, D::REPARAM};
 }
 
-inline const Family& family(const std::string& name) {
+inline const Family& family(const char* name) {
   static const Family table[] = {
       fam<Normal>("normal"),
       fam<LogNormal>("lognormal"),
@@ -67,9 +67,11 @@ inline const Family& family(const std::string& name) {
       Family{"mvnormal", 2, mvnormal_log_prob, mvnormal_sample, true},
   };
   for (const Family& f : table)
-    if (name == f.name) return f;
-  throw Error("internal: unknown distribution family '" + name + "'");
+    if (name[0] == f.name[0] && !std::strcmp(name, f.name)) return f;
+  throw Error(std::string("internal: unknown distribution family '") + name + "'");
 }
+
+inline const Family& family(const std::string& name) { return family(name.c_str()); }
 
 }  // namespace dist
 }  // namespace svi
