@@ -212,7 +212,7 @@ GlueTape* site_fast_tape(SEXP site) {
 
 // Records the site's unscaled log-density on g; sets `simple` when it has one element per
 // plate element (plates' dims, if more than one), i.e. when nothing is left for R to do but
-// scaling.
+// scaling. A site outside any plate gets its density summed over all (event) dims, as in R.
 int site_lp(GlueTape& g, SEXP site, bool& simple) {
   static SEXP family_sym = Rf_install("svi_family");
   Fields fs(site);
@@ -230,6 +230,10 @@ int site_lp(GlueTape& g, SEXP site, bool& simple) {
   for (int i = 0; i < nb; ++i) n_target *= INTEGER(batch)[i];
   simple = s.n == n_target;
   for (int i = 0; simple && nb > 1 && i < nb; ++i) simple = s.nd == nb && s.d[i] == INTEGER(batch)[i];
+  if (!simple && nb == 0) {   // outside plates every dim is an event dim: sum(lp), as R's finish_log_prob()
+    lp = svi::sum(g.tape, lp, 0);
+    simple = true;
+  }
   return lp;
 }
 
