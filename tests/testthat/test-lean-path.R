@@ -26,6 +26,10 @@ test_that("data changed after a step is checked again for missing values", {
   expect_no_error(svi_step(s, X, y))   # the same X: its NA scan is remembered
   X[7, 2] <- NA                        # R copies X here (svi holds a reference to it)
   expect_error(svi_step(s, X, y), "contains NA or NaN \\(at position 307\\)")
+  X[7, 2] <- 0
+  expect_no_error(svi_step(s, X, y))   # observed data: scanned once too
+  y[250] <- NA
+  expect_error(svi_step(s, X, y), "`obs` of sample site \"y\" contains `NA`")
 })
 
 test_that("a step's batched optimizer update equals the per-parameter one", {
