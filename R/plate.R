@@ -22,7 +22,7 @@
 #' }
 #' @export
 plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
-  # the usual case -- valid arguments, only trace and replay handlers -- in one C++ call
+  # the usual case -- valid arguments, only handlers the C++ walk knows -- in one C++ call
   entered <- .Call(`_svi_cpp_plate_enter`, name, size, fn, subsample_size, subsample, .svi)
   if (!is.null(entered)) {
     on.exit(.Call(`_svi_cpp_plate_exit`, entered, .svi))

@@ -23,7 +23,7 @@
 #' sample_site("x", dist_normal(0, 1))   # outside inference: a plain draw
 #' @export
 sample_site <- function(name, dist, obs = NULL, infer = list()) {
-  # the usual case -- valid arguments, only trace and replay handlers -- in one C++ call
+  # the usual case -- valid arguments, only handlers the C++ walk knows -- in one C++ call
   value <- .Call(`_svi_cpp_sample_site`, name, dist, obs, infer, .svi)
   if (!is.null(value)) return(value)
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
@@ -90,7 +90,7 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #' }
 #' @export
 param <- function(name, init = NULL, constraint = constraint_real()) {
-  # an existing parameter first met in this step, under trace and replay handlers: one C++ call
+  # an existing parameter first met in this step, under handlers the C++ walk knows: one C++ call
   # (the default, constraint_real(), read directly: one R call less per parameter and step)
   h <- .Call(`_svi_cpp_param_plain`, name,
              if (missing(constraint)) fixed_constraints$real else constraint, .svi)

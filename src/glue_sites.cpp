@@ -1,7 +1,8 @@
-// The walk of a site through a handler stack that holds only trace and replay handlers (the
-// stack of every svi_step() unless the user adds handlers), done in C++: sample_site(),
-// param() and plate() call in first and take their R path -- apply_stack(), and the checks that
-// explain bad input -- whenever these return NULL. Nothing is drawn or recorded before a NULL.
+// The walk of a site through a handler stack that holds only trace and replay handlers and
+// TraceGraph's tracker (the stack of every svi_step() unless the user adds handlers), done in
+// C++: sample_site(), param() and plate() call in first and take their R path -- apply_stack(),
+// and the checks that explain bad input -- whenever these return NULL. Nothing is drawn or
+// recorded before a NULL.
 #include "glue.h"
 #include "r_list.h"
 #include <cmath>
@@ -50,8 +51,9 @@ void append_binding(SEXP env, SEXP sym, SEXP name, SEXP value) {
   UNPROTECT(2);
 }
 
-// Whether the stack holds only trace and replay handlers and no trace has `name` yet (a name
-// seen before is apply_stack()'s to handle: repeated plates, or its error for samples).
+// Whether the stack holds only handlers this walk knows (trace, replay, TraceGraph's tracker)
+// and no trace has `name` yet (a name seen before is apply_stack()'s to handle: repeated
+// plates, or its error for samples).
 bool plain_stack_for(SEXP stack, const char* name) {
   for (R_xlen_t i = 0; i < Rf_xlength(stack); ++i) {
     SEXP h = VECTOR_ELT(stack, i);
@@ -147,7 +149,7 @@ const Syms& syms() {
   return s;
 }
 
-// The handler stack when a site can take the C++ walk: only trace and replay handlers, and no
+// The handler stack when a site can take the C++ walk: only handlers it knows, and no
 // compiled step being recorded (that marks sites in R); R_NilValue otherwise.
 SEXP plain_walk_stack(SEXP state) {
   const Syms& y = syms();
@@ -231,10 +233,11 @@ SEXP track_nonreparam(SEXP stack, SEXP msg) {
   return msg;
 }
 
-// apply_stack() for a sample site when the stack holds only trace and replay handlers and no
+// apply_stack() for a sample site when the stack holds only handlers this walk knows and no
 // compiled step is being recorded: replay from the innermost handler outwards, the default
 // draw when no replay gave a value (for a distribution whose batch already has the plates'
-// shape), then recording in every trace, outermost first -- what the R loop does, in one call.
+// shape), the tracker's marks, then recording in every trace, outermost first -- what the R
+// loop does, in one call.
 // Fills in and returns `msg` (a fresh message laid out as cpp_sample_site() builds it, see
 // kType...), or NULL (nothing drawn or recorded) whenever anything is unusual, so that
 // apply_stack() handles it and gives its errors.
