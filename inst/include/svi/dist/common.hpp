@@ -117,7 +117,7 @@ struct Elementwise {
         double cache[4];
         F::prepare(a, cache);
         for (Eigen::Index i = 0; i < n; ++i) {
-          in.at(i, a);
+          for (int j = 0; j < F::first_checked; ++j) a[j] = in.p[j][i * in.st[j]];   // the rest are fixed
           o.own[i] = F::f_fixed(a, cache);
         }
         return;
@@ -136,6 +136,33 @@ struct Elementwise {
   static void bwd(Tape& t, Node& o) {
     Inputs<F::K> in(t, o);
     const Eigen::Index n = o.shape.n;
+    if constexpr (HasFixed<F>::value) {
+      bool fixed = n > 1;
+      for (int j = F::first_checked; j < F::K; ++j) fixed = fixed && in.st[j] == 0;
+      if (fixed) {  // scalar parameters: their gradients are sums, accumulated as they come
+        double a[F::K], g[F::K], sum[F::K] = {};
+        in.at(0, a);
+        Vec G[F::first_checked];
+        for (int j = 0; j < F::first_checked; ++j)
+          if (in.need[j] && in.st[j]) G[j].setZero(n);
+        for (Eigen::Index i = 0; i < n; ++i) {
+          if (!std::isfinite(o.own[i]) || o.grad[i] == 0) continue;
+          for (int j = 0; j < F::first_checked; ++j) a[j] = in.p[j][i * in.st[j]];
+          F::df(a, g);
+          for (int j = 0; j < F::K; ++j) {
+            if (!in.need[j]) continue;
+            if (j < F::first_checked && in.st[j]) G[j][i] = o.grad[i] * g[j];
+            else sum[j] += o.grad[i] * g[j];
+          }
+        }
+        for (int j = 0; j < F::K; ++j) {
+          if (!in.need[j]) continue;
+          if (j < F::first_checked && in.st[j]) t.acc(in.idx[j], G[j]);
+          else t.acc_scalar(in.idx[j], sum[j]);
+        }
+        return;
+      }
+    }
     Vec G[F::K];
     for (int j = 0; j < F::K; ++j) if (in.need[j]) G[j].setZero(n);
     double a[F::K], g[F::K];
