@@ -167,6 +167,22 @@ SEXP plain_walk_stack(SEXP state) {
 enum SampleField { kType, kName, kFn, kObserved, kValue, kInfer, kScale, kMask, kFrames, kBatch,
                    kDone, kStop, kNumSampleFields };
 
+// 1..n as an integer vector. The last one made is kept and handed out again (a data plate asks
+// for the same n every step); it is marked not mutable, so R copies it before any change.
+SEXP all_indices(R_xlen_t n) {
+  static SEXP cache = R_NilValue;
+  if (cache != R_NilValue && Rf_xlength(cache) == n) return cache;
+  SEXP idx = PROTECT(Rf_allocVector(INTSXP, n));
+  int* v = INTEGER(idx);
+  for (R_xlen_t i = 0; i < n; ++i) v[i] = int(i + 1);
+  MARK_NOT_MUTABLE(idx);
+  if (cache != R_NilValue) R_ReleaseObject(cache);
+  R_PreserveObject(idx);
+  cache = idx;
+  UNPROTECT(1);
+  return idx;
+}
+
 // `msg` with one more field (R's `msg$field <- value` on a list without that field).
 SEXP with_field(SEXP msg, const char* field, SEXP value) {
   const R_xlen_t n = Rf_xlength(msg);
@@ -447,9 +463,7 @@ SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP su
   }
   if (idx == R_NilValue) {
     if (m < n) return R_NilValue;   // a random minibatch: drawn by R
-    idx = Rf_allocVector(INTSXP, (R_xlen_t) n);
-    int* v = INTEGER(idx);
-    for (int i = 0; i < (int) n; ++i) v[i] = i + 1;
+    idx = all_indices((R_xlen_t) n);
   }
   PROTECT(idx);
   const R_xlen_t k = Rf_xlength(idx);

@@ -94,7 +94,8 @@ struct Inputs {
 // Optionally, F also provides fixed_inputs (the inputs check() looks at, from index
 // F::first_checked on) and f_fixed(a, cache) / prepare(a, cache): when all checked inputs are
 // broadcast scalars they are checked once and prepare() precomputes what depends on them
-// alone (e.g. log(sd)); f_fixed() must then return exactly what f() would.
+// alone (e.g. log(sd)); f_fixed() must then return exactly what f() would. Backward then sums
+// those scalars' gradients as it goes, without a data-sized vector per parameter.
 template <class F, class = void>
 struct HasFixed : std::false_type {};
 template <class F>
