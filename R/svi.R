@@ -19,7 +19,9 @@
 #'   mode for the same seed). The model's structure must be static: the same sites with the
 #'   same shapes every step. Data arguments are then passed to the model as constant tensors,
 #'   and minibatch indices from [plate()] are tensors too, so index data with them (`y[i]`,
-#'   `X[i, ]`). Passing different data re-records.
+#'   `X[i, ]`). Passing different data re-records. Minibatch rows `X[i, ]` of a data matrix
+#'   larger than 4 MB are read from a row-major copy of it made on the first replay (memory:
+#'   the matrix's size once more), which keeps the step's time nearly independent of its rows.
 #' @param s An `svi` object.
 #' @param ... Arguments passed to the model and the guide.
 #' @return `svi()`: an object of class `svi`. `svi_step()`, `evaluate_loss()`: the loss

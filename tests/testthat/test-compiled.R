@@ -56,6 +56,20 @@ test_that("logistic regression and its minibatched version agree", {
     })
   }
   same_losses(mini, guide, list(X, y), steps = 500)
+  # a matrix over 4 MB: replayed row gathers read a row-major copy (see rows_cached())
+  X <- matrix(rnorm(30000 * 20), 30000, 20)
+  y <- as.numeric(runif(30000) < plogis(X[, 1:4] %*% c(1, -1, 0.5, 0)))
+  guide20 <- function(X, y) {
+    sample_site("w", dist_normal(param("w_loc", numeric(20)),
+                                 param("w_scale", rep(0.1, 20), constraint = constraint_positive())))
+  }
+  mini20 <- function(X, y) {
+    w <- sample_site("w", dist_normal(numeric(20), 1))
+    plate("data", nrow(X), subsample_size = 200, function(i) {
+      sample_site("y", dist_bernoulli(logit = X[i, ] %*% w), obs = y[i])
+    })
+  }
+  same_losses(mini20, guide20, list(X, y), steps = 100)
 })
 
 test_that("eight schools (half-Cauchy, LogNormal guide) agrees", {

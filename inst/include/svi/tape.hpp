@@ -53,7 +53,8 @@ struct Node {
   bool grad_set = false;        // grad holds this sweep's value (else it is implicitly zero)
   double a0 = 0, a1 = 0;        // op attributes
   int i0 = 0, i1 = 0, i2 = 0;
-  Vec aux;                      // op scratch kept for the backward pass
+  Vec aux;                      // op scratch kept for the backward pass, or a cache (gather)
+  const double* aux_of = nullptr;  // what aux was made from (gather's cache), reset per recording
   // Provenance: the non-reparameterized sample sites this value depends on (bit k = site k of
   // the step), propagated as the union over inputs when a node is recorded. Empty for the
   // common case of none, so it costs nothing there. Used by TraceGraph_ELBO.
@@ -92,6 +93,8 @@ struct Tape {
     x.op = nullptr; x.leaf = Leaf::None; x.nin = 0; x.more.clear();
     x.in[0] = x.in[1] = x.in[2] = x.in[3] = -1;
     x.ext = nullptr; x.needs_grad = false; x.grad_set = false;
+    x.aux_of = nullptr;
+    if (x.aux.size() > (Eigen::Index(1) << 16)) x.aux.resize(0);  // a gather's data-sized cache
     x.a0 = x.a1 = 0; x.i0 = x.i1 = x.i2 = 0;
     x.prov.clear();
     return x;

@@ -19,29 +19,84 @@ inline Eigen::Index checked_index(double v, Eigen::Index n) {
   return Eigen::Index(v) - 1;
 }
 
+// Minibatch rows x[i, ] of a large data matrix are scattered reads, one per column, each a
+// cache miss (and a TLB miss once the matrix is much larger than the caches): c of them per
+// row. When the same gather node runs again -- a replayed (compiled) step -- on a constant
+// matrix between 4 MB and 1 GB, it keeps a row-major copy of the matrix in o.aux, so that a
+// row is c contiguous doubles (3 cache lines for c = 20 instead of 20), which makes the step's
+// time nearly independent of the number of rows. The copy costs the matrix's size once more.
+// Returns whether o.aux holds that copy.
+// Scattered reads wait on memory one after another unless the next ones are requested early:
+// gathers ask for the element kAhead positions on while they copy this one.
+#if defined(__GNUC__) || defined(__clang__)
+inline void prefetch(const double* p) { __builtin_prefetch(p); }
+#else
+inline void prefetch(const double*) {}
+#endif
+constexpr Eigen::Index kAhead = 16;
+
+inline bool rows_cached(const Node& x, Node& o) {
+  constexpr Eigen::Index kMin = Eigen::Index(1) << 19, kMax = Eigen::Index(1) << 27;  // doubles
+  const Eigen::Index n = x.shape.n;
+  const int r = x.shape.rows(), c = x.shape.cols();
+  if (x.leaf != Leaf::Constant || !x.ext || n < kMin || n > kMax || r <= c) return false;
+  if (o.aux_of != x.ext) {  // first run of this node: remember the matrix, copy on the next
+    o.aux_of = x.ext;
+    o.aux.resize(0);
+    return false;
+  }
+  if (o.aux.size() != n) {
+    o.aux.resize(n);
+    for (int j = 0; j < c; ++j)
+      for (Eigen::Index i = 0; i < r; ++i) o.aux[i * c + j] = x.ext[i + Eigen::Index(j) * r];
+  }
+  return true;
+}
+
 // i0: 0 = linear x[i], 1 = rows x[i, ], 2 = columns x[, j]
 inline void gather_f(Tape& t, Node& o) {
   const Node& x = t.node(o.in[0]);
   CMap I = t.val(o.in[1]);
   const double* X = x.data();
   if (o.i0 == 0) {
-    o.own.resize(I.size());
-    for (Eigen::Index k = 0; k < I.size(); ++k) o.own[k] = X[checked_index(I[k], x.shape.n)];
+    const Eigen::Index k = I.size();
+    o.own.resize(k);
+    for (Eigen::Index q = 0; q < k; ++q) checked_index(I[q], x.shape.n);
+    for (Eigen::Index q = 0; q < k; ++q) {
+      if (q + kAhead < k) prefetch(X + Eigen::Index(I[q + kAhead]) - 1);
+      o.own[q] = X[Eigen::Index(I[q]) - 1];
+    }
     return;
   }
   int r = x.shape.rows(), c = x.shape.cols();
   if (o.i0 == 1) {
-    // Column by column: each pass reads scattered rows of one column and writes one output
-    // column in order. On a tall data matrix (minibatch rows of a design matrix) this is two
-    // to three times faster than taking each row's columns in turn, whose reads lie a whole
-    // column apart (a page or more) from each other.
     Eigen::Index k = I.size();
     o.own.resize(k * c);
     for (Eigen::Index q = 0; q < k; ++q) checked_index(I[q], r);
+    if (rows_cached(x, o)) {
+      // a row-major copy of the matrix: each row is c contiguous doubles
+      const double* R = o.aux.data();
+      for (Eigen::Index q = 0; q < k; ++q) {
+        if (q + kAhead < k) {
+          const double* next = R + (Eigen::Index(I[q + kAhead]) - 1) * c;
+          for (int j = 0; j < c; j += 8) prefetch(next + j);   // each cache line of that row
+          prefetch(next + c - 1);
+        }
+        const double* row = R + (Eigen::Index(I[q]) - 1) * c;
+        for (int j = 0; j < c; ++j) o.own[q + Eigen::Index(j) * k] = row[j];
+      }
+      return;
+    }
+    // Column by column: each pass reads scattered rows of one column and writes one output
+    // column in order, two to three times faster on a tall matrix than taking each row's
+    // columns in turn, whose reads lie a whole column apart (a page or more).
     for (int j = 0; j < c; ++j) {
       const double* Xj = X + Eigen::Index(j) * r;
       double* out = o.own.data() + Eigen::Index(j) * k;
-      for (Eigen::Index q = 0; q < k; ++q) out[q] = Xj[Eigen::Index(I[q]) - 1];
+      for (Eigen::Index q = 0; q < k; ++q) {
+        if (q + kAhead < k) prefetch(Xj + Eigen::Index(I[q + kAhead]) - 1);
+        out[q] = Xj[Eigen::Index(I[q]) - 1];
+      }
     }
   } else {
     Eigen::Index k = I.size();
