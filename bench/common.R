@@ -59,13 +59,23 @@ bench_compile_modes <- function() {
 # whole stretch, and the counts.
 time_blocks <- function(run, steps = 1000, warmup = 100, min_time = 1, block = NULL,
                         block_time = 0.01, min_block = 1, max_steps = 2e5) {
-  run(warmup)
-  w0 <- wall_now()
-  run(max(10L, warmup %/% 2L))    # the rate, after warm-up (the first steps can be slow)
-  per <- max((wall_now() - w0) / max(10L, warmup %/% 2L), 1e-7)
-  if (is.null(block)) block <- max(min_block, as.integer(ceiling(block_time / per)))
-  total <- min(max_steps, max(steps, ceiling(min_time / per)))
-  blocks <- max(10L, as.integer(ceiling(total / block)))
+  time_interleaved(list(run), steps, warmup, min_time, block, block_time, min_block, max_steps)[[1]]
+}
+
+# time_blocks() for several runs at once, their blocks interleaved (run 1, run 2, run 1, ...),
+# so that a change in the machine's speed during the measurement affects all of them alike:
+# for figures that are compared as ratios. Returns a list of timings, one per run.
+time_interleaved <- function(runs, steps = 1000, warmup = 100, min_time = 1, block = NULL,
+                             block_time = 0.01, min_block = 1, max_steps = 2e5) {
+  plan <- lapply(runs, function(run) {
+    run(warmup)
+    w0 <- wall_now()
+    run(max(10L, warmup %/% 2L))    # the rate, after warm-up (the first steps can be slow)
+    per <- max((wall_now() - w0) / max(10L, warmup %/% 2L), 1e-7)
+    b <- if (is.null(block)) max(min_block, as.integer(ceiling(block_time / per))) else block
+    total <- min(max_steps, max(steps, ceiling(min_time / per)))
+    list(block = b, blocks = max(10L, as.integer(ceiling(total / b))))
+  })
   ow <- oc <- numeric(50)
   for (b in seq_along(ow)) {
     c0 <- cpu_now(); t0 <- wall_now(); t1 <- wall_now(); c1 <- cpu_now()
@@ -74,20 +84,30 @@ time_blocks <- function(run, steps = 1000, warmup = 100, min_time = 1, block = N
   }
   ow <- stats::median(ow)
   oc <- stats::median(oc)
-  wall <- cpu <- numeric(blocks)
-  p0 <- process_cpu()
-  for (b in seq_len(blocks)) {
-    c0 <- cpu_now()
-    t0 <- wall_now()
-    run(block)
-    t1 <- wall_now()
-    c1 <- cpu_now()
-    wall[b] <- (t1 - t0 - ow) / block
-    cpu[b] <- (c1 - c0 - oc) / block
+  nb <- max(vapply(plan, function(p) p$blocks, 1))
+  wall <- cpu <- lapply(plan, function(p) numeric(0))
+  cpu_total <- numeric(length(runs))
+  for (b in seq_len(nb)) {
+    for (r in seq_along(runs)) {
+      if (b > plan[[r]]$blocks) next
+      n <- plan[[r]]$block
+      p0 <- process_cpu()
+      c0 <- cpu_now()
+      t0 <- wall_now()
+      runs[[r]](n)
+      t1 <- wall_now()
+      c1 <- cpu_now()
+      cpu_total[r] <- cpu_total[r] + process_cpu() - p0
+      wall[[r]][b] <- (t1 - t0 - ow) / n
+      cpu[[r]][b] <- (c1 - c0 - oc) / n
+    }
   }
-  structure(list(sec = stats::median(wall), cpu = stats::median(cpu),
-                 cpu_mean = (process_cpu() - p0) / (blocks * block),
-                 steps = blocks * block, block = block), class = "bench_timing")
+  lapply(seq_along(runs), function(r) {
+    steps_run <- plan[[r]]$blocks * plan[[r]]$block
+    structure(list(sec = stats::median(wall[[r]]), cpu = stats::median(cpu[[r]]),
+                   cpu_mean = cpu_total[r] / steps_run, steps = steps_run, block = plan[[r]]$block),
+              class = "bench_timing")
+  })
 }
 
 # Median seconds per step of `step()` (one svi step), the dynamic path.

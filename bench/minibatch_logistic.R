@@ -14,26 +14,26 @@ guide <- function(X, y) {
                                param("w_scale", rep(0.1, D), constraint = constraint_positive())))
   sample_site("b", dist_normal(param("b_loc", 0), param("b_scale", 0.1, constraint = constraint_positive())))
 }
-res <- list()
-for (N in c(1e5, 1e6)) {
+# Both data sets are in memory at once and the two sizes' timing blocks alternate
+# (time_interleaved()), so that the machine's speed drifting during the run does not enter the
+# ratio.
+data <- lapply(c(1e5, 1e6), function(N) {
   set.seed(0)
   X <- matrix(rnorm(N * D), N, D)
-  y <- as.numeric(runif(N) < plogis(X %*% rnorm(D)))
-  for (compile in bench_compile_modes()) {
+  list(N = N, X = X, y = as.numeric(runif(N) < plogis(X %*% rnorm(D))))
+})
+for (compile in bench_compile_modes()) {
+  mode <- if (compile) "compiled" else "dynamic"
+  runs <- lapply(data, function(d) {
     set.seed(2)
     s <- svi(model, guide, adam(lr = 0.01), trace_elbo(), compile = compile)
-    t <- if (compile) time_compiled(s, list(X, y)) else time_steps(function() svi_step(s, X, y))
-    mode <- if (compile) "compiled" else "dynamic"
-    res[[paste(mode, N)]] <- t
-    report("minibatch_logistic", mode, t, list(N = N))
-  }
-  rm(X, y)
-  invisible(gc())
-}
-for (mode in names(bench_compile_modes())) {
-  a <- res[[paste(mode, 1e5)]]
-  b <- res[[paste(mode, 1e6)]]
+    args <- list(d$X, d$y)
+    if (compile) function(n) svi:::compiled_steps(s, args, n)
+    else function(n) for (i in seq_len(n)) svi_step(s, d$X, d$y)
+  })
+  t <- time_interleaved(runs, block = if (compile) 100L else NULL)
+  for (k in seq_along(data)) report("minibatch_logistic", mode, t[[k]], list(N = data[[k]]$N))
   json_line(list(model = "minibatch_logistic", mode = mode,
-                 ratio_1e6_to_1e5 = round(b$sec / a$sec, 3),
-                 cpu_ratio_1e6_to_1e5 = round(b$cpu / a$cpu, 3)))
+                 ratio_1e6_to_1e5 = round(t[[2]]$sec / t[[1]]$sec, 3),
+                 cpu_ratio_1e6_to_1e5 = round(t[[2]]$cpu / t[[1]]$cpu, 3)))
 }

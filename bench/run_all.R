@@ -50,9 +50,10 @@ row("mixture (tracegraph)", us("mixture_tracegraph", "dynamic"), us("mixture_tra
     "", "dynamic <= 500")
 g <- function(mode, field, d) fmt(get("logistic_regression", mode, field), d)
 row("logistic_regression", us("logistic_regression", "dynamic"), us("logistic_regression", "compiled"),
-    paste0("floor ", g("compiled", "floor_us_per_step", 1), " / ", g("compiled", "floor_cpu_us_per_step", 1),
-           "; ratio dynamic ", g("dynamic", "ratio_to_floor", 2), ", ", g("dynamic", "cpu_ratio_to_floor", 2),
-           "; compiled ", g("compiled", "ratio_to_floor", 2), ", ", g("compiled", "cpu_ratio_to_floor", 2)),
+    paste0("dynamic: floor ", g("dynamic", "floor_us_per_step", 1), ", ratio ",
+           g("dynamic", "ratio_to_floor", 2), " / ", g("dynamic", "cpu_ratio_to_floor", 2),
+           "; compiled: floor ", g("compiled", "floor_us_per_step", 1), ", ratio ",
+           g("compiled", "ratio_to_floor", 2), " / ", g("compiled", "cpu_ratio_to_floor", 2)),
     "dynamic <= 2.0x floor, compiled <= 1.3x")
 for (N in c("1e+05", "1e+06"))
   row(paste("minibatch_logistic N =", N), us("minibatch_logistic", "dynamic", list(N = N)),
