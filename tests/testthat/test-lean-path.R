@@ -83,8 +83,8 @@ test_that("the C++ sample-site path takes the same steps as the handler walk in 
       sample_site("z", dist_normal(param("zm", numeric(4)), 0.7))   # batch already the plate's
     })
   }
-  run <- function(m, g) {
-    s <- svi(m, g, adam(lr = 0.05), trace_elbo())
+  run <- function(m, g, loss = trace_elbo()) {
+    s <- svi(m, g, adam(lr = 0.05), loss)
     set.seed(11)
     losses <- vapply(1:30, function(i) svi_step(s, y), 0)
     list(losses = losses, params = params(s))
@@ -105,14 +105,9 @@ test_that("the C++ sample-site path takes the same steps as the handler walk in 
                   infer = list(baseline = baseline_decaying_avg()))
     })
   }
-  run_tg <- function(m, g) {
-    s <- svi(m, g, adam(lr = 0.05), tracegraph_elbo())
-    set.seed(12)
-    losses <- vapply(1:30, function(i) svi_step(s, y), 0)
-    list(losses = losses, params = params(s))
-  }
-  fast <- run_tg(model_tg, guide_tg)
-  slow <- run_tg(block(model_tg, hide = character(0)), block(guide_tg, hide = character(0)))
+  fast <- run(model_tg, guide_tg, tracegraph_elbo())
+  slow <- run(block(model_tg, hide = character(0)), block(guide_tg, hide = character(0)),
+              tracegraph_elbo())
   expect_identical(fast, slow)
   expect_false(isTRUE(all.equal(fast$params$cl, rep(0, 4))))   # the score-function site learnt
 })
