@@ -3,6 +3,7 @@
 // Only this layer knows about R; inst/include/svi knows nothing of it.
 #pragma once
 #include <Rcpp.h>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 #include <svi/svi.hpp>
@@ -48,6 +49,12 @@ GlueTape* current_tape();
 // integers and logicals are converted. `what` names the argument in error messages.
 int as_node(GlueTape& g, SEXP x, const char* what);
 svi::Shape shape_of(SEXP x);
+// The position of the first NA/NaN among v[0..n), or -1.
+inline R_xlen_t first_nan(const double* v, R_xlen_t n) {
+  for (R_xlen_t i = 0; i < n; ++i)
+    if (std::isnan(v[i])) return i;
+  return -1;
+}
 // Shape of a double vector/array or of a live handle; false for anything else.
 bool value_shape(SEXP x, svi::Shape& s);
 SEXP to_r(const svi::Shape& s, const double* v);

@@ -21,11 +21,7 @@ bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimi
 
 namespace {
 
-// env$name: NULL when unbound, as in R.
-SEXP var(SEXP env, const char* name) {
-  SEXP v = Rf_findVarInFrame(env, Rf_install(name));
-  return v == R_UnboundValue ? R_NilValue : v;
-}
+SEXP var(SEXP env, const char* name) { return env_get(env, Rf_install(name)); }
 
 // The sample sites of a trace record (its `sites` where `types` is "sample"), as a named list.
 SEXP sample_sites(SEXP rec) {

@@ -37,6 +37,17 @@ const double* buffer(SEXP buffers, const char* name, R_xlen_t n, const std::stri
   return REAL(b);
 }
 
+// Adam's settings from a parameter's R state (defaults where a setting is absent).
+svi::optim::AdamConfig adam_config(SEXP settings) {
+  svi::optim::AdamConfig c;
+  c.beta1 = num(settings, "beta1", c.beta1);
+  c.beta2 = num(settings, "beta2", c.beta2);
+  c.eps = num(settings, "eps", c.eps);
+  c.weight_decay = num(settings, "weight_decay", 0.0);
+  c.amsgrad = flag(settings, "amsgrad");
+  return c;
+}
+
 }  // namespace
 
 namespace glue {
@@ -50,11 +61,7 @@ OptimSlot::OptimSlot(const std::string& kind_, const std::string& name_, R_xlen_
     buffers.emplace_back(v, v + n);
   };
   if (kind == "adam") {
-    adam.beta1 = num(settings, "beta1", adam.beta1);
-    adam.beta2 = num(settings, "beta2", adam.beta2);
-    adam.eps = num(settings, "eps", adam.eps);
-    adam.weight_decay = num(settings, "weight_decay", 0.0);
-    adam.amsgrad = flag(settings, "amsgrad");
+    adam = adam_config(settings);
     take("exp_avg");
     take("exp_avg_sq");
     if (adam.amsgrad) take("max_exp_avg_sq");
@@ -204,11 +211,7 @@ static bool adam_plain_step(SEXP st, SEXP th, SEXP gr, SEXP* value_out, SEXP* st
   const double* g = REAL(gr);
   for (R_xlen_t i = 0; i < n; ++i)
     if (!std::isfinite(g[i])) return false;   // the slot path reports it
-  svi::optim::AdamConfig cfg;
-  cfg.beta1 = num(settings, "beta1", cfg.beta1);
-  cfg.beta2 = num(settings, "beta2", cfg.beta2);
-  cfg.eps = num(settings, "eps", cfg.eps);
-  cfg.weight_decay = num(settings, "weight_decay", 0.0);
+  const svi::optim::AdamConfig cfg = adam_config(settings);   // amsgrad is false here
   SEXP value = PROTECT(Rf_duplicate(th));  // keeps attributes
   SEXP new_ea = PROTECT(Rf_duplicate(ea));
   SEXP new_eas = PROTECT(Rf_duplicate(eas));

@@ -83,12 +83,6 @@ void record_in_traces(SEXP stack, SEXP msg) {
 }
 
 
-// env$sym: NULL when unbound, as in R.
-SEXP state_var(SEXP env, SEXP sym) {
-  SEXP v = Rf_findVarInFrame(env, sym);
-  return v == R_UnboundValue ? R_NilValue : v;
-}
-
 // A list of `n` fields named by `names` (a preserved, shared names vector).
 SEXP new_msg(SEXP names) {
   SEXP msg = Rf_allocVector(VECSXP, Rf_xlength(names));
@@ -118,9 +112,7 @@ bool obs_clean(SEXP obs) {
   if (TYPEOF(obs) == REALSXP) {
     GlueTape* g = current_tape();
     if (g && g->known_clean(obs)) return true;
-    const double* v = REAL(obs);
-    for (R_xlen_t i = 0, n = Rf_xlength(obs); i < n; ++i)
-      if (std::isnan(v[i])) return false;
+    if (first_nan(REAL(obs), Rf_xlength(obs)) >= 0) return false;
     if (g) g->mark_clean(obs);
     return true;
   }
@@ -135,13 +127,13 @@ bool obs_clean(SEXP obs) {
 
 struct Syms {
   SEXP stack, plain, ctx, compile, frames, batch, scale, tape, store, values, constraints,
-      handles, leaves, kind;
+      handles, leaves;
   Syms()
       : stack(Rf_install("stack")), plain(Rf_install("plain")), ctx(Rf_install("ctx")),
         compile(Rf_install("compile")), frames(Rf_install("frames")), batch(Rf_install("batch")),
         scale(Rf_install("scale")), tape(Rf_install("tape")), store(Rf_install("store")),
         values(Rf_install("values")), constraints(Rf_install("constraints")),
-        handles(Rf_install("handles")), leaves(Rf_install("leaves")), kind(Rf_install("kind")) {}
+        handles(Rf_install("handles")), leaves(Rf_install("leaves")) {}
 };
 
 const Syms& syms() {
@@ -153,11 +145,11 @@ const Syms& syms() {
 // compiled step being recorded (that marks sites in R); R_NilValue otherwise.
 SEXP plain_walk_stack(SEXP state) {
   const Syms& y = syms();
-  SEXP stack = state_var(state, y.stack);
-  if (TYPEOF(stack) != VECSXP || !Rf_xlength(stack) || !is_true(state_var(state, y.plain)))
+  SEXP stack = env_get(state, y.stack);
+  if (TYPEOF(stack) != VECSXP || !Rf_xlength(stack) || !is_true(env_get(state, y.plain)))
     return R_NilValue;
-  SEXP ctx = state_var(state, y.ctx);
-  if (TYPEOF(ctx) == ENVSXP && is_true(state_var(ctx, y.compile))) return R_NilValue;
+  SEXP ctx = env_get(state, y.ctx);
+  if (TYPEOF(ctx) == ENVSXP && is_true(env_get(ctx, y.compile))) return R_NilValue;
   return stack;
 }
 
@@ -354,10 +346,10 @@ SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state) {
   SET_VECTOR_ELT(msg, kObserved, Rf_ScalarLogical(obs != R_NilValue));
   SET_VECTOR_ELT(msg, kValue, obs);
   SET_VECTOR_ELT(msg, kInfer, infer);
-  SET_VECTOR_ELT(msg, kScale, state_var(state, y.scale));
+  SET_VECTOR_ELT(msg, kScale, env_get(state, y.scale));
   SET_VECTOR_ELT(msg, kMask, R_NilValue);
-  SET_VECTOR_ELT(msg, kFrames, state_var(state, y.frames));
-  SET_VECTOR_ELT(msg, kBatch, state_var(state, y.batch));
+  SET_VECTOR_ELT(msg, kFrames, env_get(state, y.frames));
+  SET_VECTOR_ELT(msg, kBatch, env_get(state, y.batch));
   SET_VECTOR_ELT(msg, kDone, Rf_ScalarLogical(FALSE));
   SET_VECTOR_ELT(msg, kStop, Rf_ScalarLogical(FALSE));
   SEXP out = sample_plain(msg, stack);
@@ -366,8 +358,8 @@ SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state) {
 }
 
 // param(name, init, constraint) in one call for a parameter that exists in the step's store,
-// first met in this step, when the stack allows the C++ walk and its constraint is the identity,
-// positive or simplex: its Input leaf, the constraint's transform, the step context's leaves and
+// first met in this step, when the stack allows the C++ walk and its constraint is the identity
+// or positive: its Input leaf, the constraint's transform, the step context's leaves and
 // handles, and the message in every trace -- what store_param() and param() record. Returns
 // the handle, or NULL for R's path (new parameters, repeated calls, other constraints).
 // [[Rcpp::export(rng = false)]]
@@ -376,27 +368,25 @@ SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
   SEXP stack = plain_walk_stack(state);
   if (stack == R_NilValue) return R_NilValue;
   const Syms& y = syms();
-  SEXP ctx = state_var(state, y.ctx);
+  SEXP ctx = env_get(state, y.ctx);
   if (TYPEOF(ctx) != ENVSXP) return R_NilValue;
-  SEXP tape = state_var(ctx, y.tape);
+  SEXP tape = env_get(ctx, y.tape);
   if (TYPEOF(tape) != EXTPTRSXP || !R_ExternalPtrAddr(tape)) return R_NilValue;
   GlueTape& g = *tape_from_xptr(tape);
   if (!g.serial) return R_NilValue;
   const char* nm = CHAR(STRING_ELT(name, 0));
-  if (!plain_stack_for(stack, nm) || list_pos(state_var(ctx, y.handles), nm) >= 0) return R_NilValue;
-  SEXP store = state_var(ctx, y.store);
+  if (!plain_stack_for(stack, nm) || list_pos(env_get(ctx, y.handles), nm) >= 0) return R_NilValue;
+  SEXP store = env_get(ctx, y.store);
   if (TYPEOF(store) != ENVSXP) return R_NilValue;
-  SEXP u = list_elt(state_var(store, y.values), nm);
+  SEXP u = list_elt(env_get(store, y.values), nm);
   if (TYPEOF(u) != REALSXP) return R_NilValue;
-  SEXP kind = list_elt(list_elt(state_var(store, y.constraints), nm), "kind");
+  SEXP kind = list_elt(list_elt(env_get(store, y.constraints), nm), "kind");
   if (TYPEOF(kind) != INTSXP || Rf_xlength(kind) != 1) return R_NilValue;
   int k = INTEGER(kind)[0];
   if (k != svi::transform::Real && k != svi::transform::Positive) return R_NilValue;
   const svi::Shape s = shape_of(u);
-  const double* v = REAL(u);
-  for (R_xlen_t i = 0; i < s.n; ++i)
-    if (std::isnan(v[i])) return R_NilValue;
-  const int leaf_idx = g.tape.leaf(svi::Leaf::Input, v, s);
+  if (first_nan(REAL(u), s.n) >= 0) return R_NilValue;   // cpp_tape_input()'s error, from R
+  const int leaf_idx = g.tape.leaf(svi::Leaf::Input, REAL(u), s);
   SEXP leaf = PROTECT(make_handle(g, leaf_idx));
   SEXP h = k == svi::transform::Real
                ? leaf
@@ -414,8 +404,8 @@ SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
   SET_VECTOR_ELT(msg, 3, Rf_allocVector(VECSXP, 0));
   SET_VECTOR_ELT(msg, 4, Rf_ScalarLogical(TRUE));
   SET_VECTOR_ELT(msg, 5, Rf_ScalarLogical(FALSE));
-  SET_VECTOR_ELT(msg, 6, state_var(state, y.frames));
-  SET_VECTOR_ELT(msg, 7, state_var(state, y.batch));
+  SET_VECTOR_ELT(msg, 6, env_get(state, y.frames));
+  SET_VECTOR_ELT(msg, 7, env_get(state, y.batch));
   SET_VECTOR_ELT(msg, 8, Rf_ScalarReal(1));
   record_in_traces(stack, msg);
   UNPROTECT(3);
@@ -446,7 +436,7 @@ SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP su
   if (stack == R_NilValue) return R_NilValue;
   const Syms& y = syms();
   const char* nm = CHAR(STRING_ELT(name, 0));
-  SEXP frames = state_var(state, y.frames);
+  SEXP frames = env_get(state, y.frames);
   for (R_xlen_t i = 0; i < Rf_xlength(frames); ++i) {   // a duplicate plate: R's error
     SEXP f = list_elt(VECTOR_ELT(frames, i), "name");
     if (TYPEOF(f) == STRSXP && !std::strcmp(CHAR(STRING_ELT(f, 0)), nm)) return R_NilValue;
@@ -471,8 +461,8 @@ SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP su
     UNPROTECT(1);
     return R_NilValue;
   }
-  SEXP batch = state_var(state, y.batch);
-  SEXP scale = state_var(state, y.scale);
+  SEXP batch = env_get(state, y.batch);
+  SEXP scale = env_get(state, y.scale);
   if (TYPEOF(batch) != INTSXP || TYPEOF(scale) != REALSXP || Rf_xlength(scale) != 1) {
     UNPROTECT(1);
     return R_NilValue;

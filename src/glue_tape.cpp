@@ -181,10 +181,10 @@ int as_node(GlueTape& g, SEXP x, const char* what) {
     case REALSXP: {
       const double* v = REAL(x);
       if (!g.known_clean(x)) {
-        for (R_xlen_t i = 0; i < s.n; ++i)
-          if (std::isnan(v[i]))
-            fail(std::string(what) + " contains NA or NaN (at position " + std::to_string(i + 1) +
-                 "); svi does not propagate missing values through the tape");
+        R_xlen_t i = first_nan(v, s.n);
+        if (i >= 0)
+          fail(std::string(what) + " contains NA or NaN (at position " + std::to_string(i + 1) +
+               "); svi does not propagate missing values through the tape");
         g.mark_clean(x);
       }
       g.hold(x);
@@ -242,8 +242,8 @@ SEXP cpp_tape_input(SEXP xp, SEXP x, std::string what) {
   SEXP xd = PROTECT(Rf_coerceVector(x, REALSXP));
   svi::Shape s = shape_of(x);
   const double* v = REAL(xd);
-  for (R_xlen_t i = 0; i < s.n; ++i)
-    if (std::isnan(v[i])) fail(what + " contains NA or NaN (at position " + std::to_string(i + 1) + ")");
+  R_xlen_t bad = first_nan(v, s.n);
+  if (bad >= 0) fail(what + " contains NA or NaN (at position " + std::to_string(bad + 1) + ")");
   int idx = g.tape.leaf(svi::Leaf::Input, v, s);
   UNPROTECT(1);
   return make_handle(g, idx);
