@@ -6,7 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <vector>
-#include <svi/svi.hpp>
+#include <svi/tape.hpp>
 
 namespace glue {
 

@@ -2,6 +2,7 @@
 // minibatches from R's RNG (the sampling ops redraw on every forward pass), the current
 // parameters, one backward pass, and the same optimizer update as the dynamic path.
 #include "glue.h"
+#include <svi/ops/plate.hpp>
 #include "optim_slot.h"
 #include "r_list.h"
 #include <cmath>

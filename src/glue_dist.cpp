@@ -2,6 +2,8 @@
 // tensor handle among the inputs (or, for draws, while a tape is recording) the op goes on
 // that tape and a handle comes back; otherwise it runs on a scratch tape and returns numerics.
 #include "glue.h"
+#include <svi/dist/dist.hpp>
+#include <svi/kl.hpp>
 #include <vector>
 
 using namespace glue;

@@ -4,6 +4,9 @@
 // (FALSE or NULL) where the R code must take its slow path, which is also where the R errors
 // with their messages live.
 #include "glue.h"
+#include <svi/ops/arith.hpp>
+#include <svi/ops/reduce.hpp>
+#include <svi/dist/dist.hpp>
 #include "r_list.h"
 #include <cmath>
 #include <cstring>

@@ -5,6 +5,7 @@
 // step_is_finite() and apply_update() do in R, through the same C++ functions, so the steps
 // are identical.
 #include "glue.h"
+#include <svi/ops/arith.hpp>
 #include "r_list.h"
 #include <cmath>
 #include <cstring>

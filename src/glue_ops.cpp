@@ -3,6 +3,14 @@
 // functions also serve plain numerics (softplus() & co. outside a tape), so taped and untaped
 // values agree to the last bit.
 #include "glue.h"
+#include <svi/ops/arith.hpp>
+#include <svi/ops/math.hpp>
+#include <svi/ops/reduce.hpp>
+#include <svi/ops/linalg.hpp>
+#include <svi/ops/index.hpp>
+#include <svi/ops/mask.hpp>
+#include <svi/ops/plate.hpp>
+#include <svi/special.hpp>
 #include <cmath>
 #include <cstring>
 #include <limits>

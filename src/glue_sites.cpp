@@ -4,6 +4,7 @@
 // and the checks that explain bad input -- whenever these return NULL. Nothing is drawn or
 // recorded before a NULL.
 #include "glue.h"
+#include <svi/transforms.hpp>
 #include "r_list.h"
 #include <cmath>
 #include <climits>

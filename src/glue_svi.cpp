@@ -1,5 +1,8 @@
 // Glue for the SVI layer: tape validity after reload, recording status, masking.
 #include "glue.h"
+#include <svi/ops/mask.hpp>
+#include <svi/ops/plate.hpp>
+#include <svi/subsample.hpp>
 
 using namespace glue;
 

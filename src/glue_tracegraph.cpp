@@ -6,6 +6,9 @@
 // order where the arithmetic is not exact, so results are unchanged and a compiled replay
 // recomputes them.
 #include "glue.h"
+#include <svi/ops/arith.hpp>
+#include <svi/ops/reduce.hpp>
+#include <svi/ops/plate.hpp>
 #include "r_list.h"
 #include <cstring>
 

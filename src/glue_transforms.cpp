@@ -1,6 +1,7 @@
 // Glue for constraint transforms: kind codes are svi::transform::Kind; dir 0 forward
 // (unconstrained -> constrained), 1 inverse, 2 log |det J| of the forward map.
 #include "glue.h"
+#include <svi/transforms.hpp>
 
 using namespace glue;
 

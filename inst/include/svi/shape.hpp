@@ -2,7 +2,7 @@
 // vector). Broadcasting is deliberately narrow: scalars broadcast, equal shapes combine, and
 // anything else is an error -- never R's silent recycling.
 #pragma once
-#include <Eigen/Dense>
+#include "eigen.hpp"
 #include <string>
 #include "error.hpp"
 

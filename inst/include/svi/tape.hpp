@@ -6,7 +6,7 @@
 // Clearing a tape keeps the arena and the nodes' buffers, so re-recording a graph of the same
 // shape allocates nothing.
 #pragma once
-#include <Eigen/Dense>
+#include "eigen.hpp"
 #include <cstdint>
 #include <initializer_list>
 #include <string>

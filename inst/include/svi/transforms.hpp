@@ -6,7 +6,7 @@
 // each row of the array seen as M x K with K its last dim (a plain vector is one row).
 // Matrix kinds (lower_cholesky, positive_definite) act on one square matrix.
 #pragma once
-#include <Eigen/Dense>
+#include "eigen.hpp"
 #include <cfloat>
 #include <cmath>
 #include <string>

@@ -3,12 +3,13 @@
 // normal (mean along the last dim, one shared lower-triangular scale). An array whose last dim
 // is K is read as M = n / K batch rows of K (row m, entry k at m + M k, as in R).
 #pragma once
-#include <Eigen/Dense>
+#include "../eigen.hpp"
 #include <cfloat>
 #include <cmath>
 #include <vector>
 #include "../special.hpp"
 #include "common.hpp"
+#include "density.hpp"
 #include "gamma_grad.hpp"
 
 namespace svi {
