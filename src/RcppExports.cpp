@@ -11,15 +11,6 @@ Rcpp::Rostream<true>&  Rcpp::Rcout = Rcpp::Rcpp_cout_get();
 Rcpp::Rostream<false>& Rcpp::Rcerr = Rcpp::Rcpp_cerr_get();
 #endif
 
-// cpp_core_selftest
-SEXP cpp_core_selftest();
-RcppExport SEXP _svi_cpp_core_selftest() {
-BEGIN_RCPP
-    Rcpp::RObject rcpp_result_gen;
-    rcpp_result_gen = Rcpp::wrap(cpp_core_selftest());
-    return rcpp_result_gen;
-END_RCPP
-}
 // cpp_tape_freeze
 void cpp_tape_freeze(SEXP xp);
 RcppExport SEXP _svi_cpp_tape_freeze(SEXP xpSEXP) {
@@ -805,7 +796,6 @@ END_RCPP
 }
 
 static const R_CallMethodDef CallEntries[] = {
-    {"_svi_cpp_core_selftest", (DL_FUNC) &_svi_cpp_core_selftest, 0},
     {"_svi_cpp_tape_freeze", (DL_FUNC) &_svi_cpp_tape_freeze, 1},
     {"_svi_cpp_tensor_constant", (DL_FUNC) &_svi_cpp_tensor_constant, 2},
     {"_svi_cpp_tape_subsample", (DL_FUNC) &_svi_cpp_tape_subsample, 3},

@@ -1,7 +1,7 @@
-// The core's own tests, in C++ against the headers alone (no R values enter the tape here).
-// cpp_core_selftest() runs each check and returns a named list of results, one element per
-// check: TRUE, or a string that says what failed. tests/testthat/test-tape-core.R turns each
-// into an expectation, so these run under R CMD check with the rest of the suite.
+// The core's own tests, in C++ against the headers alone (no R anywhere): a standalone program
+// that test-tape-core.R compiles against the installed headers and runs. It prints one line per
+// check, "<name>\tOK" or "<name>\t<what failed>", and test-tape-core.R turns each into an
+// expectation. It is not part of the package's library, so installing svi does not compile it.
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -15,9 +15,7 @@
 #include <svi/ops/reduce.hpp>
 #include <svi/special.hpp>
 #include <svi/tape.hpp>
-// R's C API only (not Rcpp): this file compiles in about half the time without Rcpp.h.
-#define R_NO_REMAP
-#include <Rinternals.h>
+#include <cstdio>
 
 namespace {
 
@@ -271,8 +269,7 @@ void ops_match_finite_differences() {
 
 }  // namespace
 
-// [[Rcpp::export(rng = false)]]
-SEXP cpp_core_selftest() {
+int main() {
   struct Case { const char* name; void (*run)(); };
   const Case cases[] = {
     {"replay matches a fresh recording", replay_matches_fresh_recording},
@@ -285,25 +282,17 @@ SEXP cpp_core_selftest() {
     {"special functions", special_functions},
     {"unary ops match finite differences", ops_match_finite_differences},
   };
-  const int n = int(sizeof(cases) / sizeof(cases[0]));
-  // Run everything before touching R, so no C++ exception crosses an R allocation.
-  std::vector<std::string> failures(n);
-  for (int k = 0; k < n; ++k) {
+  for (const Case& c : cases) {
+    std::string failure;
     try {
-      cases[k].run();
+      c.run();
     } catch (const Failure& f) {
-      failures[k] = f.what.empty() ? "failed" : f.what;
+      failure = f.what.empty() ? "failed" : f.what;
     } catch (const std::exception& e) {
-      failures[k] = std::string("unexpected exception: ") + e.what();
+      failure = std::string("unexpected exception: ") + e.what();
     }
+    for (char& ch : failure) if (ch == '\n' || ch == '\t') ch = ' ';  // one line per check
+    std::printf("%s\t%s\n", c.name, failure.empty() ? "OK" : failure.c_str());
   }
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
-  SEXP names = PROTECT(Rf_allocVector(STRSXP, n));
-  for (int k = 0; k < n; ++k) {
-    SET_STRING_ELT(names, k, Rf_mkChar(cases[k].name));
-    SET_VECTOR_ELT(out, k, failures[k].empty() ? Rf_ScalarLogical(TRUE) : Rf_mkString(failures[k].c_str()));
-  }
-  Rf_setAttrib(out, R_NamesSymbol, names);
-  UNPROTECT(2);
-  return out;
+  return 0;
 }
