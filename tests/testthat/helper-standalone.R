@@ -28,8 +28,9 @@ run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE, m
     log <- suppressWarnings(system(paste(cmd, "2>&1"), intern = TRUE))
     status <- attr(log, "status")
     if (!is.null(status) && status != 0) {
-      stop(paste(c("the standalone fixture did not compile:", utils::tail(log, 60)), collapse = "\n"),
-           call. = FALSE)
+      errors <- grep("error", log, value = TRUE)   # the compiler's errors before its notes
+      shown <- if (length(errors)) utils::head(errors, 30) else utils::tail(log, 60)
+      stop(paste(c("the standalone fixture did not compile:", shown), collapse = "\n"), call. = FALSE)
     }
     return(system2(exe, stdout = TRUE))
   }

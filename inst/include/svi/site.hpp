@@ -46,6 +46,8 @@ struct DistRef {
 // The baselines of a non-reparameterized guide site under TraceGraph_ELBO. `value` is a node
 // the caller recorded (a given value, or a learned baseline computed from params); it is
 // trained by the squared-error loss sum((cost - baseline)^2). Both kinds add up when combined.
+// A learned baseline's caller computes it before the site, from a detached input (detach()),
+// so that only the baseline loss trains its parameters, as R's baseline_learned() does.
 struct BaselineConfig {
   bool decay = false;   // decaying average of the downstream cost, per plate element
   double beta = 0.90;
