@@ -97,3 +97,57 @@ test_that("condition, block, scale, mask and subsampled plates behave as the spe
   expect_length(unique(idx), 10L)
   expect_true(all(idx >= 1 & idx <= 50 & idx == round(idx)))
 })
+
+test_that("the engine gives the R implementation's losses for the same seed", {
+  y <- c(2.1, 3.4, 1.7, 2.9, 2.2, 3.8, 2.6, 1.9, 3.1, 2.4)
+  nn_model <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, 1), obs = y))
+  }
+  nn_guide <- function(y) {
+    loc <- param("loc", 0)
+    scale <- param("scale", 1, constraint = constraint_positive())
+    sample_site("mu", dist_normal(loc, scale))
+  }
+  set.seed(42)
+  s1 <- svi(nn_model, nn_guide, adam(lr = 0.02), trace_elbo())
+  nn_losses <- vapply(1:20, function(i) svi_step(s1, y), 1)
+  set.seed(42)
+  normals <- rnorm(20)   # one draw per step: the guide's mu
+
+  x <- c(0.2, 1.4, -0.5)
+  tg_model <- function() {
+    plate("data", 3, function(i) {
+      z <- sample_site("z", dist_bernoulli(prob = 0.3))
+      sample_site("x", dist_normal(z, 1), obs = x)
+    })
+  }
+  tg_guide <- function() {
+    theta <- param("theta", c(0.3, -0.4, 1.1))
+    plate("data", 3, function(i) {
+      sample_site("z", dist_bernoulli(logit = theta), infer = list(baseline = baseline_decaying_avg()))
+    })
+  }
+  set.seed(7)
+  s2 <- svi(tg_model, tg_guide, adam(lr = 0.1), tracegraph_elbo())
+  tg_losses <- vapply(1:20, function(i) svi_step(s2), 1)
+  set.seed(7)
+  uniforms <- runif(60)  # three Bernoulli draws per step
+
+  arr <- function(name, v) sprintf("static const double %s[] = {%s};", name,
+                                   paste(sprintf("%.17g", v), collapse = ", "))
+  lines <- readLines(test_path("fixtures", "engine_vs_r.cpp"))
+  at <- grep("@STREAM@", lines, fixed = TRUE)
+  lines <- c(lines[seq_len(at - 1)], arr("kY", y), arr("kNormals", normals),
+             arr("kUniforms", uniforms), lines[-seq_len(at)])
+  raw <- run_standalone_core("engine_vs_r", lines, needs = "engine.hpp", eigen = TRUE,
+                             flags = "-O1 -Wall -Wextra -Werror -Wno-ignored-attributes",
+                             must_compile = TRUE)
+  out <- split(sub("^[^ ]+ ?", "", raw), sub(" .*", "", raw))
+  expect_null(out$error)
+  val <- function(key) as.numeric(strsplit(out[[key]], " ")[[1]])
+  expect_equal(val("nn_losses"), nn_losses, tolerance = 1e-12)
+  expect_equal(val("nn_params"), c(params(s1)$loc, params(s1)$scale), tolerance = 1e-12)
+  expect_equal(val("tg_losses"), tg_losses, tolerance = 1e-12)
+  expect_equal(val("tg_params"), c(params(s2)$theta, s2$store$averages$z), tolerance = 1e-12)
+})
