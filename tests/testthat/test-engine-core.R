@@ -98,6 +98,37 @@ test_that("condition, block, scale, mask and subsampled plates behave as the spe
   expect_true(all(idx >= 1 & idx <= 50 & idx == round(idx)))
 })
 
+test_that("baselines: a learned one converges to the expected cost, none changes the loss", {
+  # the loss is -ELBO whatever the baseline (same seed, first step)
+  first <- num("baseline_first_loss")
+  expect_identical(first, rep(first[1], 4))
+  v <- num("learned")   # the learned baseline, then the guide's alpha and beta after 3000 steps
+  # near the optimum the downstream cost is about the log evidence for every draw
+  expect_lt(abs(v[1] - (lbeta(30, 14) - lbeta(2, 2))), 0.05)
+  expect_lt(abs(v[2] / (v[2] + v[3]) - 30 / 44), 0.005)
+})
+
+test_that("TraceMeanField_ELBO: the same loss as Trace_ELBO in expectation, less variance", {
+  tr <- num("mf_trace")   # mean and variance of 20000 loss estimates
+  mf <- num("mf_meanfield")
+  expect_lt(abs(tr[1] - mf[1]), 4 * sqrt((tr[2] + mf[2]) / 20000))
+  expect_lt(mf[2], tr[2] / 2)
+  # without a closed form (a Cauchy prior) it falls back to the Monte Carlo term: identical
+  expect_equal(num("mf_cauchy_meanfield"), num("mf_cauchy_trace"), tolerance = 1e-12)
+})
+
+test_that("factor and deterministic sites, model/guide warnings, minibatches", {
+  off <- num("factor_off")
+  on <- num("factor_on")
+  expect_equal(on[1], off[1] - 1.25, tolerance = 1e-15)   # a factor adds to the log joint
+  expect_identical(off[2:3], c(1, 2))                      # the deterministic site is recorded
+  expect_match(engine_out()$warn_first, "Found vars in model but not guide: \"extra\"", fixed = TRUE)
+  expect_identical(num("warn_second"), 0)                  # once per engine
+  v <- num("minibatch")   # subsample 10 of 50: loc, scale (means over 3000 steps), exact mean, sd
+  expect_lt(abs(v[1] - v[3]), 0.1 * v[4])
+  expect_lt(abs(v[2] / v[4] - 1), 0.05)
+})
+
 test_that("the engine gives the R implementation's losses for the same seed", {
   y <- c(2.1, 3.4, 1.7, 2.9, 2.2, 3.8, 2.6, 1.9, 3.1, 2.4)
   nn_model <- function(y) {

@@ -87,6 +87,35 @@ struct Context {
     return msg.value;
   }
 
+  // A factor: an arbitrary log-density term `log_factor` (on the active plates, like an observed
+  // site's), added to the model's log joint. Recorded as an observed site.
+  void factor(const std::string& name, int log_factor) {
+    check_name(name, "factor");
+    tape.check_index(log_factor);
+    Site msg;
+    msg.name = name;
+    msg.kind = SiteKind::Factor;
+    msg.is_observed = true;
+    msg.value = log_factor;
+    msg.scale = scale;
+    msg.frames = frames;
+    stack.apply(msg, [](Site&) {});
+  }
+
+  // A deterministic site: records `value` under `name` (no density); returns it.
+  int deterministic(const std::string& name, int value) {
+    check_name(name, "deterministic");
+    tape.check_index(value);
+    Site msg;
+    msg.name = name;
+    msg.kind = SiteKind::Deterministic;
+    msg.is_observed = true;
+    msg.value = value;
+    msg.frames = frames;
+    stack.apply(msg, [](Site&) {});
+    return msg.value;
+  }
+
   // A parameter: its constrained value, created from `init` (constrained space) when the store
   // lacks it; later calls ignore init and constraint. One Input leaf per parameter and step,
   // reading the store's array in place.

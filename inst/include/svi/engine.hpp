@@ -24,6 +24,7 @@
 #include "handlers/trace.hpp"
 #include "optim/optimizer.hpp"
 #include "param_store.hpp"
+#include "validate.hpp"
 
 namespace svi {
 
@@ -33,6 +34,7 @@ struct StepResult {
   double loss = 0;
   bool updated = false;  // false when the loss or a gradient was not finite (step skipped)
   std::string skipped;   // why, when skipped
+  std::vector<std::string> warnings;  // model/guide mismatches, each kind once per engine
 };
 
 struct Engine {
@@ -44,6 +46,8 @@ struct Engine {
   Tape tape;
   long long steps = 0;
   Trace last_model, last_guide;  // the last particle's traces (for inspection)
+  std::set<std::string> warned;  // kinds of warnings already given
+  std::vector<std::string> warnings;  // this run's
 
   Engine(Program m, Program g, std::unique_ptr<Elbo> e, optim::Optimizer o, ParamStore& s, Rng& r)
       : model(std::move(m)), guide(std::move(g)), elbo(std::move(e)), optimizer(std::move(o)),
@@ -75,6 +79,7 @@ struct Engine {
         Pushed b(ctx.stack, replay);
         model(ctx);
       }
+      check_model_guide(tm.trace, tg.trace, warned, warnings);
       Particle r = elbo->particle(ctx, tm.trace, tg.trace);
       if (p == 0) { elbo_sum = r.elbo; surrogate = r.surrogate; }
       else { elbo_sum = add(tape, elbo_sum, r.elbo); surrogate = add(tape, surrogate, r.surrogate); }
@@ -116,9 +121,11 @@ struct Engine {
     ContextScope scope(ctx);
     const int n_before = store.size();
     std::vector<std::string> made;
+    warnings.clear();
     try {
       Run r = record(ctx);
       StepResult out;
+      out.warnings = warnings;
       out.loss = tape.val(r.loss)[0];
       if (mode == Mode::Evaluate) return out;
       tape.backward(r.surrogate_loss);

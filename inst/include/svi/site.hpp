@@ -84,6 +84,8 @@ struct Site {
   bool done = false;
 
   bool is_latent_sample() const { return kind == SiteKind::Sample && !is_observed; }
+  // Whether a guide site's gradient is pathwise (or it has none to estimate: observed, factor).
+  bool pathwise() const { return is_observed || dist.has_rsample; }
   std::vector<int> plate_shape() const {
     std::vector<int> s;
     s.reserve(frames.size());

@@ -114,8 +114,10 @@ inline int finish_log_prob(Tape& t, const Site& s, int lp) {
               ". Put batched data inside a plate, with the plate's dimension first.");
 }
 
-// The unscaled, unmasked log-density (the score function of a guide site).
+// The unscaled, unmasked log-density (the score function of a guide site); a factor's is its
+// value.
 inline int site_log_prob_raw(Tape& t, const Site& s) {
+  if (s.kind == SiteKind::Factor) return finish_log_prob(t, s, s.value);
   int ins[5] = {s.value, s.dist.params[0], s.dist.params[1], s.dist.params[2], s.dist.params[3]};
   return finish_log_prob(t, s, s.dist.family->log_prob(t, ins));
 }

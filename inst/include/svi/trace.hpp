@@ -39,18 +39,18 @@ struct Trace {
     if (old.kind != s.kind)
       throw Error("Site \"" + s.name + "\" is already in the trace as a " + kind_name(old.kind) +
                   " site; it cannot also be a " + kind_name(s.kind) + " site.");
-    if (s.kind == SiteKind::Sample)
-      throw Error("Multiple sample sites named \"" + s.name +
-                  "\". Each sample site in one run of a model or guide needs its own name.");
+    if (s.kind != SiteKind::Param && s.kind != SiteKind::Subsample)
+      throw Error(std::string("Multiple ") + kind_name(s.kind) + " sites named \"" + s.name +
+                  "\". Each " + kind_name(s.kind) + " site in one run of a model or guide needs its own name.");
     old = s;
     old.stop = false;
   }
 
-  // The positions of the sample sites, in order.
+  // The positions of the sites with a log-density (sample sites and factors), in order.
   std::vector<int> sample_sites() const {
     std::vector<int> out;
     for (int i = 0; i < size(); ++i)
-      if (sites[i].kind == SiteKind::Sample) out.push_back(i);
+      if (sites[i].kind == SiteKind::Sample || sites[i].kind == SiteKind::Factor) out.push_back(i);
     return out;
   }
 };

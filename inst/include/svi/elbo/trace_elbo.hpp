@@ -24,7 +24,7 @@ struct TraceElbo : Elbo {
     std::vector<int> reparam_lp;
     bool all = true;
     for (std::size_t k = 0; k < gpos.size(); ++k) {
-      if (guide.sites[gpos[k]].dist.has_rsample) reparam_lp.push_back(glp[k]);
+      if (guide.sites[gpos[k]].pathwise()) reparam_lp.push_back(glp[k]);
       else all = false;
     }
     if (all) return {elbo, elbo};
@@ -43,7 +43,7 @@ struct TraceElbo : Elbo {
     static const std::vector<Frame> none;
     for (int i : gpos) {
       const Site& g = guide.sites[i];
-      if (g.dist.has_rsample) continue;
+      if (g.pathwise()) continue;
       int w = sum_to_frames(t, log_r, rao_blackwellize ? g.frames : none);
       surrogate = add(t, surrogate, sum(t, mul(t, g.log_prob_raw, w)));  // score: unscaled, unmasked
     }

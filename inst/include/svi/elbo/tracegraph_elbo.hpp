@@ -34,7 +34,7 @@ struct TraceGraphElbo : Elbo {
     if (!ctx.training) return {elbo, t.scalar(0)};
     int surrogate = model_total;
     for (std::size_t k = 0; k < gpos.size(); ++k)
-      if (guide.sites[gpos[k]].dist.has_rsample) surrogate = sub(t, surrogate, qs[k]);
+      if (guide.sites[gpos[k]].pathwise()) surrogate = sub(t, surrogate, qs[k]);
     for (const DownstreamCost& d : downstream_costs(t, model, mpos, guide, gpos)) {
       const Site& g = guide.sites[d.site];
       Baseline bl = site_baseline(ctx, g, d.cost);

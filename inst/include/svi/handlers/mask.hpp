@@ -15,7 +15,7 @@ struct MaskHandler : Handler {
   MaskHandler(Tape& t, int m) : tape(&t), mask(m) {}
   static MaskHandler none(Tape& t) { MaskHandler h(t, -1); h.all_false = true; return h; }
   void process(Site& msg) override {
-    if (msg.kind != SiteKind::Sample) return;
+    if (msg.kind != SiteKind::Sample && msg.kind != SiteKind::Factor) return;
     if (all_false) { msg.mask_false = true; return; }
     msg.mask = msg.mask < 0 ? mask : mul(*tape, msg.mask, mask);
   }

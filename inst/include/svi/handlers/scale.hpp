@@ -11,7 +11,7 @@ struct ScaleHandler : Handler {
     if (!(f > 0)) throw Error("`scale` must be positive; to drop terms, mask them instead.");
   }
   void process(Site& msg) override {
-    if (msg.kind == SiteKind::Sample) msg.scale *= factor;
+    if (msg.kind == SiteKind::Sample || msg.kind == SiteKind::Factor) msg.scale *= factor;
   }
 };
 
