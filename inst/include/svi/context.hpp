@@ -38,6 +38,17 @@ struct Context {
 
   Context(Tape& t, ParamStore& s) : tape(t), store(s) {}
 
+  // Ready for a new step (the containers keep their buffers).
+  void reset() {
+    stack.handlers.clear();
+    frames.clear();
+    scale = 1.0;
+    handles.clear();
+    leaves.clear();
+    averages.clear();
+    training = true;
+  }
+
   // ---- values ---------------------------------------------------------------------------
   int constant(const double* v, Shape s) { return tape.leaf(Leaf::Constant, v, s); }
   int constant(const Vec& v) { return constant(v.data(), Shape::vec(v.size())); }

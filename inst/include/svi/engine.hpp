@@ -45,13 +45,20 @@ struct Engine {
   Rng& rng;
   Tape tape;
   long long steps = 0;
-  Trace last_model, last_guide;  // the last particle's traces (for inspection)
+  // The last particle's traces (for inspection). The handlers, their traces and the context
+  // are kept between steps so that a step reuses their buffers.
+  TraceHandler model_trace, guide_trace;
+  const Trace& last_model() const { return model_trace.trace; }
+  const Trace& last_guide() const { return guide_trace.trace; }
+  Context ctx{tape, store};
   std::set<std::string> warned;  // kinds of warnings already given
   std::vector<std::string> warnings;  // this run's
 
   Engine(Program m, Program g, std::unique_ptr<Elbo> e, optim::Optimizer o, ParamStore& s, Rng& r)
       : model(std::move(m)), guide(std::move(g)), elbo(std::move(e)), optimizer(std::move(o)),
         store(s), rng(r) {}
+  Engine(const Engine&) = delete;  // the context refers to the engine's own tape
+  Engine& operator=(const Engine&) = delete;
 
   struct Run {
     int loss = -1, surrogate_loss = -1;
@@ -70,9 +77,11 @@ struct Engine {
         HandlerStack& s; std::size_t n;
         ~PopExtra() { for (std::size_t k = 0; k < n; ++k) s.pop(); }
       } pop_extra{ctx.stack, extra.size()};
-      TraceHandler tg;
+      TraceHandler& tg = guide_trace;
+      tg.trace.clear();
       { Pushed in(ctx.stack, tg); guide(ctx); }
-      TraceHandler tm;
+      TraceHandler& tm = model_trace;
+      tm.trace.clear();
       ReplayHandler replay(tg.trace);
       {
         Pushed a(ctx.stack, tm);
@@ -83,7 +92,6 @@ struct Engine {
       Particle r = elbo->particle(ctx, tm.trace, tg.trace);
       if (p == 0) { elbo_sum = r.elbo; surrogate = r.surrogate; }
       else { elbo_sum = add(tape, elbo_sum, r.elbo); surrogate = add(tape, surrogate, r.surrogate); }
-      if (p == n - 1) { last_model = std::move(tm.trace); last_guide = std::move(tg.trace); }
     }
     Run run;
     bool same = surrogate == elbo_sum;  // only pathwise gradients: one node serves both
@@ -116,7 +124,7 @@ struct Engine {
   StepResult run(Mode mode, std::vector<std::pair<std::string, Vec>>* grads_out) {
     tape.clear();
     tape.rng = &rng;
-    Context ctx(tape, store);
+    ctx.reset();
     ctx.training = mode != Mode::Evaluate;
     ContextScope scope(ctx);
     const int n_before = store.size();
