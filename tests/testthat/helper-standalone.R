@@ -1,8 +1,9 @@
 # Compiles a small C++ program against the package's header-only core (without R) and returns
 # its output lines; skips when no core headers or C++17 compiler are at hand. `needs` is a
 # core header that must exist; `flags` are extra compiler flags; `eigen` adds RcppEigen's
-# include directory.
-run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE) {
+# include directory. With `must_compile = TRUE` a fixture that does not compile fails the test
+# (showing the compiler's output) instead of skipping it, so a broken core cannot pass silently.
+run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE, must_compile = FALSE) {
   skip_on_cran()
   inc <- system.file("include", package = "svi")
   skip_if(!nzchar(inc) || !file.exists(file.path(inc, "svi", needs)))
@@ -21,9 +22,19 @@ run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE) {
   src <- file.path(dir, paste0(name, ".cpp"))
   writeLines(lines, src)
   exe <- file.path(dir, name)
-  status <- system(paste(cxx, config("CXX17STD"), flags, "-I", shQuote(inc),
-                         if (eigen) paste("-I", shQuote(eigen_inc)), shQuote(src), "-o", shQuote(exe)),
-                   ignore.stdout = TRUE, ignore.stderr = TRUE)
+  cmd <- paste(cxx, config("CXX17STD"), flags, "-I", shQuote(inc),
+               if (eigen) paste("-I", shQuote(eigen_inc)), shQuote(src), "-o", shQuote(exe))
+  if (must_compile) {
+    log <- suppressWarnings(system(paste(cmd, "2>&1"), intern = TRUE))
+    status <- attr(log, "status")
+    if (!is.null(status) && status != 0) {
+      errors <- grep("error", log, value = TRUE)   # the compiler's errors before its notes
+      shown <- if (length(errors)) utils::head(errors, 30) else utils::tail(log, 60)
+      stop(paste(c("the standalone fixture did not compile:", shown), collapse = "\n"), call. = FALSE)
+    }
+    return(system2(exe, stdout = TRUE))
+  }
+  status <- system(cmd, ignore.stdout = TRUE, ignore.stderr = TRUE)
   skip_if(status != 0, "could not compile the standalone fixture")
   system2(exe, stdout = TRUE)
 }

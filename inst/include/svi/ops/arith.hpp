@@ -28,7 +28,7 @@ inline void mul_b(Tape& t, Node& o) {
 }
 inline void div_f(Tape& t, Node& o) { with2(t, o, [&](const auto& a, const auto& b) { o.own = a / b; }); }
 inline void div_b(Tape& t, Node& o) {
-  with2(t, o, [&](const auto& a, const auto& b) {
+  with2(t, o, [&](const auto&, const auto& b) {
     t.acc(o.in[0], o.grad / b);
     t.acc(o.in[1], -o.grad * o.own / b);
   });

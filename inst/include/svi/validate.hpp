@@ -1,0 +1,59 @@
+// Model/guide consistency checks on each particle's pair of traces (pyro-semantics 11), as
+// R/validate.R: mismatched event dims are errors; auxiliary guide sites in the model, guide
+// sites missing from the model, model latents missing from the guide and guide-only plates
+// are warnings, reported once per engine (`seen` holds the kinds already reported).
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+#include "error.hpp"
+#include "trace.hpp"
+
+namespace svi {
+
+inline std::string quoted(const std::vector<std::string>& names) {
+  std::string s;
+  for (std::size_t k = 0; k < names.size(); ++k) s += (k ? ", \"" : "\"") + names[k] + "\"";
+  return s;
+}
+
+inline void check_model_guide(const Trace& model, const Trace& guide, std::set<std::string>& seen,
+                              std::vector<std::string>& warnings) {
+  auto warn = [&](const char* key, const std::string& msg) {
+    if (seen.insert(key).second) warnings.push_back(msg);
+  };
+  std::vector<std::string> bad_aux, guide_only, model_only, guide_plates;
+  for (const Site& g : guide.sites) {
+    const Site* m = model.find(g.name);
+    if (g.kind == SiteKind::Subsample) {
+      if (!m || m->kind != SiteKind::Subsample) guide_plates.push_back(g.name);
+      continue;
+    }
+    if (g.kind != SiteKind::Sample) continue;
+    bool in_model = m && m->kind == SiteKind::Sample;
+    if (g.infer.is_auxiliary) {
+      if (in_model && !m->is_observed) bad_aux.push_back(g.name);
+    } else if (!in_model) {
+      guide_only.push_back(g.name);
+    }
+  }
+  for (const Site& m : model.sites) {
+    if (!m.is_latent_sample()) continue;
+    const Site* g = guide.find(m.name);
+    if (!g || g->kind != SiteKind::Sample) { model_only.push_back(m.name); continue; }
+    if (m.dist.event_dims != g->dist.event_dims)
+      throw Error("Model and guide event dims disagree at site \"" + m.name + "\": " +
+                  std::to_string(m.dist.event_dims) + " vs " + std::to_string(g->dist.event_dims) + ".");
+  }
+  if (!bad_aux.empty()) warn("aux", "Found auxiliary vars in the model: " + quoted(bad_aux) + ".");
+  if (!guide_only.empty())
+    warn("guide_only", "Found non-auxiliary vars in guide but not model: " + quoted(guide_only) +
+                       ". Consider marking them is_auxiliary.");
+  if (!model_only.empty())
+    warn("model_only", "Found vars in model but not guide: " + quoted(model_only) +
+                       ". They are drawn from the prior at every step, which adds variance and fits nothing.");
+  if (!guide_plates.empty())
+    warn("guide_plates", "Found plate statements in guide but not model: " + quoted(guide_plates) + ".");
+}
+
+}  // namespace svi
