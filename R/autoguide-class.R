@@ -56,3 +56,14 @@ print.svi_autoguide <- function(x, ...) {
   }
   invisible(x)
 }
+
+# Per-kind internals (autoguide_marginals.<class>, autoguide_median.<class>) looked up along
+# the guide's class, like S3 dispatch but without registering internal generics.
+autoguide_method <- function(what, g) {
+  ns <- environment(autoguide_method)
+  for (cl in class(g)) {
+    f <- get0(paste0("autoguide_", what, ".", cl), envir = ns, inherits = FALSE)
+    if (!is.null(f)) return(f)
+  }
+  cli::cli_abort("Internal error: no {what} method for {.cls {class(g)[1]}}.", call = NULL)
+}

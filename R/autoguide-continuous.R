@@ -32,9 +32,7 @@ new_continuous_guide <- function(kind, fn, model, init_loc_fn, init_scale, prefi
                      c(list(init_scale = init_scale, prefix = prefix), extra))
   st <- autoguide_state(g)
   st$on_build <- function(state) {
-    state$blocks <- latent_blocks(state$proto$sites, state$guide_name)
-    state$D <- sum(lengths(state$blocks))
-    state$init_u <- unlist(lapply(state$proto$sites, function(s) as.vector(s$u)), use.names = FALSE)
+    continuous_on_build(state)
     if (kind == "lowrank_mvnormal") {
       state$rank <- if (is.null(state$settings$rank)) max(1L, round(sqrt(state$D))) else as.integer(state$settings$rank)
     }

@@ -84,7 +84,7 @@ emit_auto_normal <- function(proto, state) {
 }
 
 # Per-site (loc, scale) of the unconstrained marginals, from the constrained parameters.
-autoguide_marginals <- function(g, p) UseMethod("autoguide_marginals")
+autoguide_marginals <- function(g, p) autoguide_method("marginals", g)(g, p)
 
 autoguide_marginals.svi_autoguide_normal <- function(g, p) {
   st <- autoguide_state(g)

@@ -59,6 +59,7 @@ prototype_run <- function(model, args, choose, guide_name) {
     postprocess = function(msg) {
       if (identical(msg$type, "sample")) {
         msg$value <- plain_value(msg$value)
+        msg$fn <- plain_dist(msg$fn)
         if (isTRUE(msg$is_observed)) rec$observed[[msg$name]] <- msg else rec$latent[[msg$name]] <- msg
       }
       msg

@@ -83,7 +83,7 @@ median.svi <- function(x, na.rm = FALSE, ...) {
 #' @exportS3Method stats::median svi_fit
 median.svi_fit <- median.svi
 
-autoguide_median <- function(g, p) UseMethod("autoguide_median")
+autoguide_median <- function(g, p) autoguide_method("median", g)(g, p)
 
 autoguide_median.svi_autoguide <- function(g, p) {
   st <- autoguide_state(g)
@@ -120,6 +120,12 @@ autoguide_quantiles <- function(src, probs, num_samples) {
     cli::cli_abort(c(
       "{.fn auto_delta} is a point estimate: it has no quantiles (site{?s} {.val {names(m)[point]}}).",
       i = "Fit {.fn auto_normal} or {.fn auto_laplace} for intervals."
+    ), call = NULL)
+  }
+  if (any(vapply(m, function(x) isTRUE(x$mode_only), TRUE))) {
+    cli::cli_abort(c(
+      "{.fn auto_laplace} is fitted as a point (the mode): it has no quantiles yet.",
+      i = "Call {.fn laplace_approximation} on the fit and take the quantiles of its result."
     ), call = NULL)
   }
   by_draws <- names(sites)[!vapply(sites, function(s) s$elementwise, TRUE)]
