@@ -13,12 +13,15 @@
 #' of the guide, with a message saying so.
 #'
 #' The guide's data go by name, since `median()`'s second argument is `na.rm`:
-#' `median(s, y = y)`. A fit from [svi_run()] reuses its own data when none are given.
+#' `median(s, y = y)`; or as a list, `median(s, args = list(x, y))` (needed for an argument
+#' called `x`, which is also the generic's first argument). A fit from [svi_run()] reuses its
+#' own data when none are given.
 #'
 #' @param x An `svi` object or `svi_fit` whose guide is an autoguide.
 #' @param na.rm Unused (part of the generic).
 #' @param probs Probabilities.
 #' @param ... The guide's arguments, by name.
+#' @param args The guide's arguments as a list, instead of `...`.
 #' @param num_samples Draws used for sites whose quantiles are not exact.
 #' @return A named list, one element per latent site: the median with the site's shape, or
 #'   for `quantile()` an array whose first dimension indexes `probs`.
@@ -35,7 +38,7 @@
 #' @name autoguide-summaries
 NULL
 
-autoguide_source <- function(x, args, call = parent.frame()) {
+autoguide_source <- function(x, args, named = TRUE, call = parent.frame()) {
   if (inherits(x, "svi_fit")) {
     if (!length(args)) args <- x$args
     s <- x$svi
@@ -51,7 +54,8 @@ autoguide_source <- function(x, args, call = parent.frame()) {
       i = "For a hand-written guide, summarise {.fn posterior_draws} instead."
     ), call = call)
   }
-  if (length(args) && (is.null(names(args)) || any(!nzchar(names(args))))) {
+  if (!is.list(args)) cli::cli_abort("{.arg args} must be a list of the guide's arguments.", call = call)
+  if (named && length(args) && (is.null(names(args)) || any(!nzchar(names(args))))) {
     cli::cli_abort(c(
       "Pass the guide's arguments by name, e.g. {.code median(s, y = y)}.",
       i = "The second argument of {.fn median} is {.arg na.rm}."
@@ -74,8 +78,8 @@ autoguide_ensure_built <- function(g, args) {
 
 #' @rdname autoguide-summaries
 #' @exportS3Method stats::median svi
-median.svi <- function(x, na.rm = FALSE, ...) {
-  src <- autoguide_source(x, list(...))
+median.svi <- function(x, na.rm = FALSE, ..., args = NULL) {
+  src <- autoguide_source(x, if (is.null(args)) list(...) else args, named = is.null(args))
   autoguide_median(src$guide, src$params)
 }
 
@@ -99,11 +103,11 @@ autoguide_median.svi_autoguide <- function(g, p) {
 
 #' @rdname autoguide-summaries
 #' @exportS3Method stats::quantile svi
-quantile.svi <- function(x, probs = c(0.05, 0.5, 0.95), ..., num_samples = 4000) {
+quantile.svi <- function(x, probs = c(0.05, 0.5, 0.95), ..., args = NULL, num_samples = 4000) {
   if (!is.numeric(probs) || !length(probs) || anyNA(probs) || any(probs < 0 | probs > 1)) {
     cli::cli_abort("{.arg probs} must be probabilities between 0 and 1.")
   }
-  src <- autoguide_source(x, list(...))
+  src <- autoguide_source(x, if (is.null(args)) list(...) else args, named = is.null(args))
   autoguide_quantiles(src, probs, num_samples)
 }
 
