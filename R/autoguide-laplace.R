@@ -134,7 +134,7 @@ check_hessian <- function(H, sites) {
   })))
   cli::cli_abort(c(
     "The Hessian of the negative log joint at the mode is not positive definite, so there is no Laplace approximation.",
-    x = "{length(bad)} direction{?s} {?is/are} flat or curved downwards (smallest eigenvalue {format(min(ev$values), digits = 3)}), involving site{?s} {.val {involved}}.",
+    x = "{length(bad)} direction{?s} {?is/are} flat or curved downwards (smallest eigenvalue {format(min(ev$values), digits = 3)}), involving {cli::qty(length(involved))}site{?s} {.val {involved}}.",
     i = "The data may not identify these sites (add an informative prior), or the fit has not reached the mode (take more steps); {.fn auto_normal} needs no Hessian."
   ), call = NULL)
 }

@@ -56,13 +56,16 @@ auto_guide_list <- function(model, ...) {
   state$parts <- parts
   state$checked <- FALSE
   guide <- function(...) {
+    if (!state$checked) {
+      for (p in state$parts) if (inherits(p, "svi_autoguide")) autoguide_ensure_built(p, list(...))
+      check_disjoint_parts(state$parts)
+      state$checked <- TRUE
+    }
     out <- list()
     for (p in state$parts) {
       r <- p(...)
       if (is.list(r)) out[names(r)] <- r
     }
-    if (!state$checked) check_disjoint_parts(state$parts)
-    state$checked <- TRUE
     invisible(out)
   }
   structure(guide, class = c("svi_autoguide_list", "svi_autoguide", "function"), state = state)

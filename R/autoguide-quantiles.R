@@ -62,7 +62,11 @@ autoguide_source <- function(x, args, named = TRUE, call = parent.frame()) {
     ), call = call)
   }
   autoguide_ensure_built(g, args)
-  list(guide = g, params = params(x), x = x, args = args)
+  p <- params(x)
+  if (!length(p) && !inherits(g, "svi_autoguide_laplace_mvn")) {
+    cli::cli_abort("The guide has no parameters yet: take some steps (or {.fn svi_run}) first.", call = call)
+  }
+  list(guide = g, params = p, x = x, args = args)
 }
 
 # Builds the prototype (of every part of a guide list) if no step has yet.
@@ -79,6 +83,12 @@ autoguide_ensure_built <- function(g, args) {
 #' @rdname autoguide-summaries
 #' @exportS3Method stats::median svi
 median.svi <- function(x, na.rm = FALSE, ..., args = NULL) {
+  if (!isFALSE(na.rm) && !isTRUE(na.rm)) {
+    cli::cli_abort(c(
+      "The second argument of {.fn median} is {.arg na.rm}, not the guide's data.",
+      i = "Pass the data by name, {.code median(s, y = y)}, or as {.code median(s, args = list(...))}."
+    ))
+  }
   src <- autoguide_source(x, if (is.null(args)) list(...) else args, named = is.null(args))
   autoguide_median(src$guide, src$params)
 }
