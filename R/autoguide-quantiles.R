@@ -40,7 +40,10 @@ NULL
 
 autoguide_source <- function(x, args, named = TRUE, call = parent.frame()) {
   if (inherits(x, "svi_fit")) {
-    if (!length(args)) args <- x$args
+    if (!length(args)) {
+      args <- x$args
+      named <- FALSE
+    }
     s <- x$svi
   } else if (inherits(x, "svi")) {
     s <- x
@@ -145,7 +148,7 @@ autoguide_quantiles <- function(src, probs, num_samples) {
   by_draws <- names(sites)[!vapply(sites, function(s) s$elementwise, TRUE)]
   draws <- NULL
   if (length(by_draws)) {
-    cli::cli_inform(c(i = "Quantiles of site{?s} {.val {by_draws}} are computed from {num_samples} draws of the guide: their bijection is not elementwise, so mapping normal quantiles through it would be wrong."))
+    cli::cli_inform(c(i = "Quantiles of {cli::qty(length(by_draws))}site{?s} {.val {by_draws}} are computed from {.val {num_samples}} draws of the guide: {cli::qty(length(by_draws))}{?its/their} bijection is not elementwise, so mapping normal quantiles through it would be wrong."))
     draws <- do.call(posterior_draws, c(list(src$x), src$args, list(num_samples = num_samples)))
   }
   out <- lapply(names(sites), function(nm) {
