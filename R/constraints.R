@@ -15,6 +15,7 @@ tk <- list(real = 0L, positive = 1L, greater_than = 2L, less_than = 3L, unit_int
            interval = 5L, softmax = 6L, stick_breaking = 7L, lower_cholesky = 8L,
            positive_definite = 9L, ordered = 10L, softplus_positive = 11L,
            unit_lower_cholesky = 12L)
+tk$corr_cholesky <- 13L
 
 # The constraints without arguments, built once when the package is built: param() and
 # support() ask for them on every step.
@@ -29,6 +30,7 @@ fixed_constraints <- list(
   softplus_positive = new_constraint("softplus_positive", tk$softplus_positive),
   unit_lower_cholesky = new_constraint("unit_lower_cholesky", tk$unit_lower_cholesky, event_dim = 2L)
 )
+fixed_constraints$corr_cholesky <- new_constraint("corr_cholesky", tk$corr_cholesky, event_dim = 2L)
 
 #' Constraints and their transforms
 #'
@@ -50,6 +52,7 @@ fixed_constraints <- list(
 #' | `constraint_ordered()` | `y[1] = x[1]`, `y[k] = y[k - 1] + exp(x[k])` |
 #' | `constraint_softplus_positive()` | `y = log(1 + exp(x))` |
 #' | `constraint_unit_lower_cholesky()` | strict lower triangle of `x`, unit diagonal |
+#' | `constraint_corr_cholesky()` | `tanh` of the strict lower triangle of `x`, each row completed by a signed stick-breaking to unit norm: the Cholesky factor of a correlation matrix (`dist_lkj_cholesky()`'s support) |
 #'
 #' The last two are the parameterizations Pyro's autoguides use for scales and for
 #' correlation factors.
@@ -153,6 +156,10 @@ constraint_softplus_positive <- function() fixed_constraints$softplus_positive
 #' @rdname constraints
 #' @export
 constraint_unit_lower_cholesky <- function() fixed_constraints$unit_lower_cholesky
+
+#' @rdname constraints
+#' @export
+constraint_corr_cholesky <- function() fixed_constraints$corr_cholesky
 
 # Supports of discrete distributions: no transform exists for them.
 constraint_discrete <- function(name, lower = 0, upper = Inf) {
@@ -264,6 +271,8 @@ constraint_check <- function(c, y) {
     },
     lower_cholesky = is.matrix(y) && nrow(y) == ncol(y) && all(y[upper.tri(y)] == 0) && all(diag(y) > 0),
     unit_lower_cholesky = is.matrix(y) && nrow(y) == ncol(y) && all(y[upper.tri(y)] == 0) && all(diag(y) == 1),
+    corr_cholesky = is.matrix(y) && nrow(y) == ncol(y) && all(y[upper.tri(y)] == 0) && all(diag(y) > 0) &&
+      all(abs(rowSums(y^2) - 1) < tol),
     positive_definite = is.matrix(y) && nrow(y) == ncol(y) && isSymmetric(unname(y), tol = tol) &&
       !is.null(tryCatch(chol(y), error = function(e) NULL)),
     ordered = {

@@ -10,7 +10,8 @@
 #'   give exactly one of `scale_tril` or `cov`.
 #' * `dist_delta(value, log_density = 0, event_dim = 0)`: a point mass at `value`
 #'   (log-density `log_density` there, `-Inf` elsewhere); its draw is `value` itself,
-#'   differentiably. `event_dim = 1` treats the last dimension of `value` as one event.
+#'   differentiably. `event_dim = 1` treats the last dimension of `value` as one event,
+#'   `event_dim = 2` a whole matrix.
 #'
 #' For these, values put their event along the last dimension too: `log_prob()` of an
 #' `n x K` matrix under a Dirichlet gives `n` numbers.
@@ -21,7 +22,7 @@
 #' @param cov Symmetric positive-definite covariance matrix.
 #' @param value The location of the point mass.
 #' @param log_density Log-density at `value` (a number or batch-shaped).
-#' @param event_dim `0` or `1`.
+#' @param event_dim `0`, `1` or `2`.
 #' @return A distribution object (class `svi_dist`).
 #' @examples
 #' d <- dist_dirichlet(c(1, 2, 3))
@@ -185,8 +186,8 @@ support.svi_dist_mvnormal <- function(d) constraint_real(event_dim = 1L)
 dist_delta <- function(value, log_density = 0, event_dim = 0L) {
   value <- check_param(value, "value", "delta")
   log_density <- check_param(log_density, "log_density", "delta", "any")
-  if (!is.numeric(event_dim) || length(event_dim) != 1L || !event_dim %in% c(0, 1)) {
-    cli::cli_abort("{.arg event_dim} of {.fn dist_delta} must be 0 or 1.")
+  if (!is.numeric(event_dim) || length(event_dim) != 1L || !event_dim %in% c(0, 1, 2)) {
+    cli::cli_abort("{.arg event_dim} of {.fn dist_delta} must be 0, 1 or 2.")
   }
   d <- new_dist("delta", list(value = value, log_density = log_density), event_dim = event_dim)
   if (event_dim == 0L) broadcast_params(dist_params(d), "delta")
@@ -196,6 +197,7 @@ dist_delta <- function(value, log_density = 0, event_dim = 0L) {
 #' @export
 dist_batch_shape.svi_dist_delta <- function(d) {
   if (dist_event_dim(d) == 0L) return(NextMethod())
+  if (dist_event_dim(d) == 2L) return(integer(0))   # one matrix (autoguides' matrix sites)
   event_batch_shape(d$value)
 }
 #' @export
@@ -207,6 +209,7 @@ dist_expand.svi_dist_delta <- function(d, shape) {
 dist_log_prob.svi_dist_delta <- function(d, x) {
   if (dist_event_dim(d) == 0L) return(NextMethod())
   lp <- .Call(`_svi_cpp_dist_log_prob`, "delta", x, list(value = d$value, log_density = 0))
+  if (dist_event_dim(d) == 2L) return(sum(lp) + d$log_density)
   k <- event_len(d$value)
   if (is.null(dim(lp)) || length(dim(lp)) == 1L) {
     s <- sum(lp)
@@ -224,3 +227,42 @@ dist_mean.svi_dist_delta <- function(d) d$value
 dist_variance.svi_dist_delta <- function(d) 0 * d$value
 #' @export
 support.svi_dist_delta <- function(d) constraint_real(event_dim = dist_event_dim(d))
+
+#' LKJ distribution over Cholesky factors of correlation matrices
+#'
+#' `dist_lkj_cholesky(dim, concentration)` is the distribution of the lower Cholesky factor
+#' `L` of a `dim x dim` correlation matrix `L %*% t(L)` whose density is proportional to
+#' `det(L %*% t(L))^(concentration - 1)` (Lewandowski, Kurowicka and Joe, 2009):
+#' `concentration = 1` is uniform over correlation matrices, larger values concentrate near
+#' the identity. The log-density is taken with respect to the strictly lower entries of `L`;
+#' its support is [constraint_corr_cholesky()], so autoguides handle it through that
+#' bijection. Draws are not reparameterized (use it as a prior).
+#'
+#' @param dim The matrix size, a whole number `>= 2`.
+#' @param concentration A positive number (or a tensor handle).
+#' @return A distribution object (class `svi_dist`).
+#' @examples
+#' d <- dist_lkj_cholesky(3, 2)
+#' set.seed(1)
+#' L <- dist_sample(d)
+#' L %*% t(L)
+#' log_prob(d, L)
+#' @export
+dist_lkj_cholesky <- function(dim, concentration = 1) {
+  if (!is.numeric(dim) || length(dim) != 1L || is.na(dim) || dim < 2 || dim != round(dim)) {
+    cli::cli_abort("{.arg dim} of {.fn dist_lkj_cholesky} must be a whole number >= 2.")
+  }
+  concentration <- check_param(concentration, "concentration", "lkj_cholesky", "positive")
+  if (length(concentration) != 1L) {
+    cli::cli_abort("{.arg concentration} of {.fn dist_lkj_cholesky} must be a single number.")
+  }
+  new_dist("lkj_cholesky", list(dim = as.double(dim), concentration = concentration),
+           event_dim = 2L, rsample = FALSE)
+}
+
+#' @export
+dist_batch_shape.svi_dist_lkj_cholesky <- function(d) integer(0)
+#' @export
+support.svi_dist_lkj_cholesky <- function(d) constraint_corr_cholesky()
+#' @export
+dist_mean.svi_dist_lkj_cholesky <- function(d) cli::cli_abort("{.fn dist_lkj_cholesky} has no simple mean of its factor.")

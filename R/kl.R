@@ -7,7 +7,8 @@ kl_pairs <- c("normal", "lognormal", "gamma", "beta", "exponential", "dirichlet"
 #' `kl_divergence(p, q)` is `E_p[log p(z) - log q(z)]` in closed form, with the broadcast
 #' batch shape of `p` and `q`. Implemented pairs: Normal–Normal, LogNormal–LogNormal,
 #' Gamma–Gamma, Beta–Beta, Exponential–Exponential, Dirichlet–Dirichlet,
-#' MVNormal–MVNormal, and Delta–anything (`-log q(value)`, as in Pyro). Other pairs signal an
+#' MVNormal–MVNormal, and Delta–anything (`log_density - log q(value)`: Pyro drops the
+#' Delta's `log_density`, which loses the Jacobian term of autoguides' constrained sites). Other pairs signal an
 #' error of class `svi_kl_not_implemented` (mean-field inference then falls back to a
 #' Monte Carlo estimate).
 #'
@@ -21,7 +22,13 @@ kl_pairs <- c("normal", "lognormal", "gamma", "beta", "exponential", "dirichlet"
 kl_divergence <- function(p, q) {
   check_dist(p, "p")
   check_dist(q, "q")
-  if (inherits(p, "svi_dist_delta")) return(-dist_log_prob(q, p$value))
+  # E_p[log p - log q] with p's own log-density at its point (an autoguide's Jacobian term)
+  if (inherits(p, "svi_dist_delta")) {
+    lq <- dist_log_prob(q, p$value)
+    ld <- p$log_density
+    if (is.numeric(ld) && all(ld == 0)) return(-lq)
+    return(ld - lq)
+  }
   np <- dist_name(p)
   nq <- dist_name(q)
   if (np != nq || !np %in% kl_pairs) {

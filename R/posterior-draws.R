@@ -93,7 +93,8 @@ check_not_subsampled <- function(sites, what, call) {
 
 # Values of the latent (unobserved) sample sites of one trace, as plain numerics.
 latent_values <- function(sites) {
-  keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed), TRUE)
+  keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
+                   !isTRUE(x$infer$is_auxiliary), TRUE)   # guide-only coordinates are no posterior
   lapply(sites[keep], function(x) draw_plain_value(x$value))
 }
 

@@ -5,8 +5,9 @@
 #' These wrap a model or guide function and return a function with the same arguments
 #' whose sites are changed as follows:
 #' * `condition(fn, data)`: sample sites named in `data` become observed at those values.
-#' * `block(fn, hide)`: sites in `hide` (all sites when `hide = NULL`) are invisible to
-#'   handlers outside, e.g. to [trace_model()] or the ELBO.
+#' * `block(fn, hide, expose)`: sites in `hide` (all sites when both are `NULL`), or every
+#'   site not in `expose`, are invisible to handlers outside, e.g. to [trace_model()], the
+#'   ELBO or an autoguide built on the blocked model.
 #' * `scale_by(fn, scale)`: multiplies every sample site's log-density by `scale` (> 0).
 #' * `mask_by(fn, mask)`: sets elements where `mask` is `FALSE` to contribute zero.
 #' * `replay(fn, trace)`: latent sample sites take their values from `trace`.
@@ -14,6 +15,7 @@
 #' @param fn A model or guide function.
 #' @param data A named list of values.
 #' @param hide Character vector of site names, or `NULL` for all.
+#' @param expose Character vector of the only site names left visible (instead of `hide`).
 #' @param scale A positive number (or a vector matching the sites' batch shape).
 #' @param mask `TRUE`, `FALSE` or a logical vector matching the sites' batch shape.
 #' @param trace A trace from [trace_model()].
@@ -49,11 +51,14 @@ condition <- function(fn, data) {
 
 #' @rdname handlers
 #' @export
-block <- function(fn, hide = NULL) {
+block <- function(fn, hide = NULL, expose = NULL) {
   check_fn(fn)
   if (!is.null(hide) && !is.character(hide)) cli::cli_abort("{.arg hide} must be a character vector of site names or {.code NULL}.")
+  if (!is.null(expose) && !is.character(expose)) cli::cli_abort("{.arg expose} must be a character vector of site names or {.code NULL}.")
+  if (!is.null(hide) && !is.null(expose)) cli::cli_abort("Give {.arg hide} or {.arg expose} to {.fn block}, not both.")
   h <- new_handler("block", process = function(msg) {
-    if (is.null(hide) || msg$name %in% hide) msg$stop <- TRUE
+    hidden <- if (!is.null(expose)) !msg$name %in% expose else is.null(hide) || msg$name %in% hide
+    if (hidden) msg$stop <- TRUE
     msg
   })
   function(...) with_handler(h, fn(...))

@@ -22,7 +22,7 @@ test_that("bad parameters are clear errors naming the distribution and the argum
     dist_mvnormal(c(0, 0), cov = matrix(c(1, 2, 2, 1), 2))
     dist_mvnormal(c(0, 0), scale_tril = matrix(c(1, 0, 1, 1), 2))
     dist_mvnormal(c(0, 0))
-    dist_delta(1, event_dim = 2)
+    dist_delta(1, event_dim = 3)
     dist_sample(dist_normal(), n = 0)
     log_prob("normal", 1)
   })

@@ -4,7 +4,7 @@
 //
 // Elementwise kinds act on every entry. Row kinds (softmax, stick-breaking, ordered) act on
 // each row of the array seen as M x K with K its last dim (a plain vector is one row).
-// Matrix kinds (lower_cholesky, positive_definite) act on one square matrix.
+// Matrix kinds (lower_cholesky, positive_definite, corr_cholesky) act on one square matrix.
 #pragma once
 #include "eigen.hpp"
 #include <cfloat>
@@ -30,7 +30,8 @@ enum Kind : int {
   PositiveDefinite = 9,
   Ordered = 10,
   SoftplusPositive = 11,  // positive through softplus (Pyro's softplus_positive)
-  UnitLowerCholesky = 12  // strictly lower triangle + identity
+  UnitLowerCholesky = 12, // strictly lower triangle + identity
+  CorrCholesky = 13       // Cholesky factor of a correlation matrix (D (D - 1) / 2 free entries)
 };
 
 inline bool elementwise(int k) { return k <= Interval || k == SoftplusPositive; }
@@ -329,22 +330,112 @@ inline void mat_b(Tape& t, Node& o) {
 }
 inline const OpDef kMat{"transform", mat_f, mat_b};
 
+
+// ---- correlation Cholesky factors --------------------------------------------------------
+// Forward: the strict lower triangle of x through tanh gives t; row i is filled left to right
+// by a signed stick-breaking, L_ij = t_ij sqrt(r_ij) with r_i0 = 1 and r_i,j+1 = r_ij (1 - t_ij^2),
+// and L_ii = sqrt(r_ii), so every row has unit norm and a positive diagonal. The Jacobian is
+// triangular: log |det| = sum_ij [log(1 - t_ij^2) + log(r_ij) / 2]
+//                     = sum_ij c_ij log(1 - t_ij^2), c_ij = 1 + (i - 1 - j) / 2.
+// Inverse: t_ij = L_ij / sqrt(1 - sum_{k<j} L_ik^2), x_ij = atanh(t_ij); diagonal and upper 0.
+inline double log1m_tanh2(double x) {  // log(1 - tanh(x)^2), stable for large |x|
+  const double a = std::fabs(x);
+  return 2 * (dens::kLog2 - a - softplus(-2 * a));
+}
+inline void corr_f(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const int D = X.shape.d[0];
+  MatMap x(X.data(), D, D);
+  if (o.i1 == 2) {
+    double s = 0;
+    for (int i = 1; i < D; ++i)
+      for (int j = 0; j < i; ++j) s += (1 + 0.5 * (i - 1 - j)) * log1m_tanh2(x(i, j));
+    o.own.resize(1);
+    o.own[0] = s;
+    return;
+  }
+  Eigen::MatrixXd y = Eigen::MatrixXd::Zero(D, D);
+  for (int i = 0; i < D; ++i) {
+    double r = 1;
+    for (int j = 0; j < i; ++j) {
+      if (o.i1 == 0) {
+        const double tij = std::tanh(x(i, j));
+        y(i, j) = tij * std::sqrt(r);
+        r *= 1 - tij * tij;
+      } else {
+        const double tij = std::fmax(std::fmin(x(i, j) / std::sqrt(r), 1 - DBL_EPSILON), -1 + DBL_EPSILON);
+        y(i, j) = std::atanh(tij);
+        r -= x(i, j) * x(i, j);
+      }
+    }
+    if (o.i1 == 0) y(i, i) = std::sqrt(r);
+  }
+  o.own = Eigen::Map<const Vec>(y.data(), y.size());
+}
+inline void corr_b(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const int D = X.shape.d[0];
+  MatMap x(X.data(), D, D);
+  Eigen::MatrixXd gx = Eigen::MatrixXd::Zero(D, D);
+  if (o.i1 == 2) {
+    for (int i = 1; i < D; ++i)
+      for (int j = 0; j < i; ++j) gx(i, j) = -o.grad[0] * (1 + 0.5 * (i - 1 - j)) * 2 * std::tanh(x(i, j));
+    t.acc(o.in[0], CMap(gx.data(), gx.size()));
+    return;
+  }
+  MatMap gy(o.grad.data(), D, D);
+  std::vector<double> r(D + 1), tt(D);
+  for (int i = 1; i < D; ++i) {
+    r[0] = 1;
+    for (int j = 0; j < i; ++j) {
+      if (o.i1 == 0) {
+        tt[j] = std::tanh(x(i, j));
+        r[j + 1] = r[j] * (1 - tt[j] * tt[j]);
+      } else {
+        tt[j] = x(i, j) / std::sqrt(r[j]);
+        r[j + 1] = r[j] - x(i, j) * x(i, j);
+      }
+    }
+    if (o.i1 == 0) {
+      // reverse sweep: gr = d loss / d r_{j+1}, starting from L_ii = sqrt(r_i)
+      double gr = r[i] > 0 ? gy(i, i) * 0.5 / std::sqrt(r[i]) : 0;
+      for (int j = i - 1; j >= 0; --j) {
+        const double sr = std::sqrt(r[j]);
+        double gt = gy(i, j) * sr + gr * r[j] * (-2 * tt[j]);
+        double grj = gr * (1 - tt[j] * tt[j]) + (sr > 0 ? gy(i, j) * tt[j] * 0.5 / sr : 0);
+        gx(i, j) = gt * (1 - tt[j] * tt[j]);
+        gr = grj;
+      }
+    } else {
+      double gr = 0;  // d loss / d r_{j+1}
+      for (int j = i - 1; j >= 0; --j) {
+        const double gt = gy(i, j) / (1 - tt[j] * tt[j]);
+        const double sr = std::sqrt(r[j]);
+        gx(i, j) = gt / sr - 2 * x(i, j) * gr;
+        gr = gr + gt * x(i, j) * (-0.5) / (r[j] * sr);
+      }
+    }
+  }
+  t.acc(o.in[0], CMap(gx.data(), gx.size()));
+}
+inline const OpDef kCorr{"transform", corr_f, corr_b};
+
 // ---- entry points --------------------------------------------------------------------------
 inline const char* kind_name(int k) {
   static const char* n[] = {"real", "positive", "greater_than", "less_than", "unit_interval",
                             "interval", "simplex", "simplex", "lower_cholesky",
                             "positive_definite", "ordered", "softplus_positive",
-                            "unit_lower_cholesky"};
-  return (k >= 0 && k <= UnitLowerCholesky) ? n[k] : "unknown";
+                            "unit_lower_cholesky", "corr_cholesky"};
+  return (k >= 0 && k <= CorrCholesky) ? n[k] : "unknown";
 }
 
 // dir: 0 forward (unconstrained -> constrained), 1 inverse, 2 log |det J| of forward.
 inline int apply(Tape& t, int kind, int dir, int x, double a = 0, double b = 0) {
   t.check_index(x);
   const Shape s = t.shape(x);  // a copy: ops below may grow the arena
-  if (kind < 0 || kind > UnitLowerCholesky || dir < 0 || dir > 2) throw Error("internal: bad transform");
+  if (kind < 0 || kind > CorrCholesky || dir < 0 || dir > 2) throw Error("internal: bad transform");
   if (elementwise(kind)) return t.op(&kElem, {x}, s, a, b, kind, dir);
-  if (kind == LowerCholesky || kind == PositiveDefinite || kind == UnitLowerCholesky) {
+  if (kind == LowerCholesky || kind == PositiveDefinite || kind == UnitLowerCholesky || kind == CorrCholesky) {
     if (s.nd != 2 || s.d[0] != s.d[1])
       throw Error(std::string("constraint_") + kind_name(kind) + "() needs a square matrix, got " +
                   s.str());
@@ -352,6 +443,7 @@ inline int apply(Tape& t, int kind, int dir, int x, double a = 0, double b = 0) 
       int l = dist::cholesky(t, x);
       return t.op(&kMat, {l}, s, 0, 0, LowerCholesky, 1);
     }
+    if (kind == CorrCholesky) return t.op(&kCorr, {x}, dir == 2 ? Shape::vec(1) : s, 0, 0, kind, dir);
     return t.op(&kMat, {x}, dir == 2 ? Shape::vec(1) : s, 0, 0, kind, dir);
   }
   int K = dist::event_size(s);

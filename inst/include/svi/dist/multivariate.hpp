@@ -452,5 +452,121 @@ inline int cholesky(Tape& t, int a) {
   return t.op(&d, {a}, s);
 }
 
+
+// ---- LKJ distribution over correlation Cholesky factors -----------------------------------
+// ins: value L (D x D), dim (a number), concentration eta. Density on the strictly lower
+// entries: prod_{k=2..D} L_kk^(D - k + 2 eta - 2) / Z, with
+// log Z = (m/2) log(pi) + log Gamma_m(eta + m/2 - 1/2) - m lgamma(eta + m/2), m = D - 1
+// (log Gamma_m the multivariate log-gamma). For D = 2 that is the Beta(eta, eta) density of the
+// correlation on (-1, 1). A value that is not a correlation Cholesky factor has density 0.
+constexpr double kPiLkj = 3.14159265358979323846;
+inline double lkj_log_norm(double eta, int D, double* deta) {
+  const int m = D - 1;
+  const double a = eta + 0.5 * m;
+  double lz = 0.5 * m * std::log(kPiLkj) + 0.25 * m * (m - 1) * std::log(kPiLkj) - m * std::lgamma(a);
+  double dz = -m * special::digamma(a);
+  for (int j = 1; j <= m; ++j) {
+    lz += std::lgamma(a - 0.5 + 0.5 * (1 - j));
+    dz += special::digamma(a - 0.5 + 0.5 * (1 - j));
+  }
+  if (deta) *deta = dz;
+  return lz;
+}
+inline bool is_corr_cholesky(const MatMap& l, int D) {
+  for (int i = 0; i < D; ++i) {
+    if (!(l(i, i) > 0)) return false;
+    double ss = 0;
+    for (int j = 0; j < D; ++j) {
+      if (j > i && l(i, j) != 0) return false;
+      if (j <= i) ss += l(i, j) * l(i, j);
+    }
+    if (std::fabs(ss - 1) > 1e-8) return false;
+  }
+  return true;
+}
+inline int lkj_dim(const Tape& t, int L, const char* what) {
+  const Shape& s = t.shape(L);
+  if (s.nd != 2 || s.d[0] != s.d[1]) throw Error(std::string(what) + ": the value must be a square matrix, got " + s.str());
+  return s.d[0];
+}
+inline void lkj_lp_f(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const int D = lkj_dim(t, o.in[0], "log_prob(dist_lkj_cholesky)");
+  const double eta = t.val(o.in[2])[0];
+  if (!(eta > 0) || !std::isfinite(eta)) bad_param("dist_lkj_cholesky()", "concentration", "must be positive", eta, 0, 1);
+  MatMap l(X.data(), D, D);
+  o.own.resize(1);
+  if (!is_corr_cholesky(l, D)) { o.own[0] = -kInf; return; }
+  double s = 0;
+  for (int i = 1; i < D; ++i) s += (D - i - 1 + 2 * (eta - 1)) * std::log(l(i, i));
+  o.own[0] = s - lkj_log_norm(eta, D, nullptr);
+}
+inline void lkj_lp_b(Tape& t, Node& o) {
+  const Node& X = t.node(o.in[0]);
+  const int D = X.shape.d[0];
+  const double eta = t.val(o.in[2])[0], g = o.grad[0];
+  MatMap l(X.data(), D, D);
+  if (!std::isfinite(o.own[0])) return;
+  Vec gl = Vec::Zero(D * D);
+  double geta = 0;
+  for (int i = 1; i < D; ++i) {
+    gl[i + D * i] = g * (D - i - 1 + 2 * (eta - 1)) / l(i, i);
+    geta += g * 2 * std::log(l(i, i));
+  }
+  double dz;
+  lkj_log_norm(eta, D, &dz);
+  geta -= g * dz;
+  t.acc(o.in[0], gl);
+  Vec ge(1);
+  ge[0] = geta;
+  t.acc(o.in[2], ge);
+}
+inline int lkj_log_prob(Tape& t, const int* ins) {
+  t.check_index(ins[0]); t.check_index(ins[1]); t.check_index(ins[2]);
+  static const OpDef d{"log_prob(dist_lkj_cholesky)", lkj_lp_f, lkj_lp_b};
+  const int D = lkj_dim(t, ins[0], "log_prob(dist_lkj_cholesky)");
+  if (t.val(ins[1])[0] != D)
+    throw Error("log_prob(dist_lkj_cholesky): the value must be a " + std::to_string(int(t.val(ins[1])[0])) +
+                " x " + std::to_string(int(t.val(ins[1])[0])) + " matrix");
+  if (t.shape(ins[2]).n != 1) throw Error("`concentration` of dist_lkj_cholesky() must be a single number");
+  return t.op(&d, {ins[0], ins[1], ins[2]}, Shape::vec(1));
+}
+
+// Draws by partial correlations (the C-vine construction of Lewandowski, Kurowicka and Joe):
+// the entry of row i, column j < i is a partial correlation 2 Beta(b_j, b_j) - 1 with
+// b_j = eta + (D - 2 - j) / 2, then each row is filled by the signed stick-breaking that
+// gives it unit norm (as the corr_cholesky bijection does with tanh of its inputs).
+inline void lkj_sample_f(Tape& t, Node& o) {
+  const int D = int(t.val(o.in[0])[0]);
+  const double eta = t.val(o.in[1])[0];
+  if (!(eta > 0) || !std::isfinite(eta)) bad_param("dist_lkj_cholesky()", "concentration", "must be positive", eta, 0, 1);
+  const Eigen::Index reps = o.i0 > 0 ? o.i0 : 1;
+  Rng& r = t.random();
+  o.own.setZero(reps * D * D);
+  for (Eigen::Index k = 0; k < reps; ++k) {
+    for (int i = 0; i < D; ++i) {
+      double rem = 1;
+      for (int j = 0; j < i; ++j) {
+        const double b = eta + 0.5 * (D - 2 - j);
+        const double z = 2 * special::sigmoid(log_std_gamma(r, b) - log_std_gamma(r, b)) - 1;
+        const double v = z * std::sqrt(rem);
+        o.own[k + reps * (i + D * j)] = v;
+        rem -= v * v;
+      }
+      o.own[k + reps * (i + D * i)] = std::sqrt(std::fmax(rem, 0.0));
+    }
+  }
+}
+inline int lkj_sample(Tape& t, const int* ins, int reps, bool) {
+  t.check_index(ins[0]); t.check_index(ins[1]);
+  static const OpDef d{"sample(dist_lkj_cholesky)", lkj_sample_f, no_grad_b};
+  const double Dd = t.val(ins[0])[0];
+  if (!(Dd >= 2) || Dd != std::floor(Dd)) throw Error("`dim` of dist_lkj_cholesky() must be a whole number >= 2");
+  const int D = int(Dd);
+  int res = t.op(&d, {ins[0], ins[1]}, prepend_dim(Shape::mat(D, D), reps), 0, 0, reps);
+  t.node(res).needs_grad = false;
+  return res;
+}
+
 }  // namespace dist
 }  // namespace svi

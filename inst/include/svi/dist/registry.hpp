@@ -65,6 +65,7 @@ inline const Family& family(const char* name) {
       Family{"categorical_logit", 1, categorical_log_prob<true>, categorical_sample<true>, false},
       Family{"dirichlet", 1, dirichlet_log_prob, dirichlet_sample, true},
       Family{"mvnormal", 2, mvnormal_log_prob, mvnormal_sample, true},
+      Family{"lkj_cholesky", 2, lkj_log_prob, lkj_sample, false},
   };
   for (const Family& f : table)
     if (name[0] == f.name[0] && !std::strcmp(name, f.name)) return f;

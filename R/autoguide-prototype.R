@@ -1,0 +1,279 @@
+# The prototype trace every autoguide is built from (autoguides spec section 1): one run of the
+# model with an init strategy, recording each latent site's distribution, support, shape and
+# plates, and the coordinates the guide works in (the site's free unconstrained values).
+
+# Runs `expr` as if no inference were under way: no handlers, no step context, and a scratch
+# tape (from value_and_grad()) so that nothing is recorded on a step's tape. An autoguide
+# builds its prototype on its first call, which usually happens inside the first step; this is
+# the one place where autoguides touch the handler state of R/handlers.R.
+outside_inference <- function(expr) {
+  keep <- c("stack", "frames", "batch", "scale", "plain")
+  old <- mget(keep, envir = .svi)
+  .svi$stack <- list()
+  .svi$frames <- list()
+  .svi$batch <- integer(0)
+  .svi$scale <- 1
+  .svi$plain <- TRUE
+  on.exit(list2env(old, envir = .svi), add = TRUE)
+  out <- NULL
+  with_plain_ctx(new_param_store(), value_and_grad(function(x) {
+    out <<- expr
+    0
+  }, 0))
+  out
+}
+
+# Plain numerics from values that may be tensor handles (a compiled step passes its data as
+# constant tensors; values drawn at hidden sites are handles of the scratch tape).
+plain_value <- function(x) {
+  if (is_tensor(x)) return(tensor_value(x))
+  if (is.list(x) && !is.object(x)) return(lapply(x, plain_value))
+  x
+}
+plain_dist <- function(d) {
+  for (k in seq_along(d)) d[[k]] <- plain_value(d[[k]])
+  d
+}
+
+# Supports whose transform acts element by element and is monotone: quantiles map through it.
+elementwise_support <- function(c) c$event_dim == 0L || inherits(c, "svi_constraint_real")
+support_kind_name <- function(c) sub("^svi_constraint_", "", class(c)[1])
+
+# One run of `model` in which every latent site takes the value `choose(site)` gives it.
+# Returns the latent sites (in order) and the observed sites, as messages.
+prototype_run <- function(model, args, choose, guide_name) {
+  rec <- new.env(parent = emptyenv())
+  rec$latent <- list()
+  rec$observed <- list()
+  h <- new_handler("autoguide_prototype",
+    process = function(msg) {
+      if (!identical(msg$type, "sample") || isTRUE(msg$is_observed)) return(msg)
+      msg$fn <- plain_dist(msg$fn)
+      d <- site_dist(msg)
+      sup <- support(d)
+      if (is.na(sup$kind)) discrete_latent_error(msg$name, d, guide_name)
+      msg$value <- choose(list(name = msg$name, fn = d, support = sup, frames = msg$frames))
+      msg$done <- TRUE
+      msg
+    },
+    postprocess = function(msg) {
+      if (identical(msg$type, "sample")) {
+        msg$value <- plain_value(msg$value)
+        msg$fn <- plain_dist(msg$fn)
+        if (isTRUE(msg$is_observed)) rec$observed[[msg$name]] <- msg else rec$latent[[msg$name]] <- msg
+      }
+      msg
+    })
+  outside_inference(with_handler(h, do.call(model, plain_value(args))))
+  rec
+}
+
+discrete_latent_error <- function(name, d, guide_name) {
+  cli::cli_abort(c(
+    "{.fn {guide_name}} cannot handle the discrete latent site {.val {name}} ({.fn {paste0('dist_', dist_name(d))}}).",
+    i = "Continuous guides have no bijection for a discrete support.",
+    i = "Hide it from the autoguide with {.code block(model, hide = \"{name}\")} and give it a hand-written guide part (see {.fn auto_guide_list}), fitted with {.fn tracegraph_elbo}."
+  ), call = NULL)
+}
+
+# Builds the prototype: init values (retried while the log joint is not finite), the shapes
+# and plates of every latent site, and the checks that make the anchors' silent failures loud.
+autoguide_prototype <- function(model, args, init_loc_fn, guide_name) {
+  tries <- 100L
+  for (k in seq_len(tries)) {
+    rec <- prototype_run(model, args, function(site) init_site_value(init_loc_fn, site), guide_name)
+    bad <- nonfinite_sites(rec)
+    if (!length(bad)) break
+  }
+  if (length(bad)) {
+    cli::cli_abort(c(
+      "{.fn {guide_name}} cannot find valid initial values after {tries} tries.",
+      x = "The log-density is not finite at site{?s} {.val {bad}}.",
+      i = "Check the model, or give starting values with {.code init_loc_fn = init_to_value(list(...))}."
+    ), call = NULL)
+  }
+  if (!length(rec$latent)) {
+    cli::cli_abort(c(
+      "{.fn {guide_name}} found no latent sample sites in the model.",
+      i = "Without latent variables there is nothing to guide: use an empty guide, {.code function(...) NULL}."
+    ), call = NULL)
+  }
+  check_static_supports(model, args, rec, guide_name)
+  sites <- lapply(rec$latent, prototype_site)
+  structure(list(sites = sites, guide_name = guide_name), class = "svi_autoguide_prototype")
+}
+
+nonfinite_sites <- function(rec) {
+  all <- c(rec$latent, rec$observed)
+  ok <- vapply(all, function(s) {
+    lp <- tryCatch(sum(plain_value(site_log_prob(s))), error = function(e) NaN)
+    is.finite(lp)
+  }, TRUE)
+  names(all)[!ok]
+}
+
+# A support whose bounds depend on another latent (dist_uniform(0, theta)) cannot be handled
+# by a fixed bijection: run the model again with every latent moved in unconstrained space and
+# see whether any bounds move.
+check_static_supports <- function(model, args, rec, guide_name) {
+  first <- rec$latent
+  rec2 <- prototype_run(model, args, function(site) {
+    old <- first[[site$name]]
+    if (is.null(old)) return(init_site_value(init_to_feasible(), site))
+    u <- constraint_inverse(support(old$fn), old$value)
+    constraint_forward(site$support, u + 0.37)
+  }, guide_name)
+  for (nm in names(first)) {
+    a <- support(first[[nm]]$fn)
+    s2 <- rec2$latent[[nm]]
+    if (is.null(s2)) next
+    b <- support(s2$fn)
+    if (!isTRUE(all.equal(c(a$lower, a$upper), c(b$lower, b$upper)))) {
+      others <- setdiff(names(first), nm)
+      cli::cli_abort(c(
+        "The support of latent site {.val {nm}} ({a$label}) depends on other latent variables{if (length(others)) paste0(' (', paste(others, collapse = ', '), ')') else ''}.",
+        x = "Its bounds moved to {b$label} when they did, so no fixed bijection describes it and {.fn {guide_name}} would be silently wrong.",
+        i = "Reparameterize: sample a variable with fixed support and transform it, e.g. {.code u <- sample_site(\"{nm}_raw\", dist_uniform(0, 1))} and use {.code lower + (upper - lower) * u} in place of {.val {nm}}."
+      ), call = NULL)
+    }
+  }
+}
+
+# What a guide needs to know about one latent site.
+prototype_site <- function(msg) {
+  d <- site_dist(msg)
+  sup <- support(d)
+  value <- msg$value
+  u <- constraint_inverse(sup, value)
+  frames <- msg$frames
+  shape <- if (is.null(dim(value))) length(value) else dim(value)
+  full <- shape
+  sub <- integer(0)
+  for (f in frames) {
+    if (f$size < f$full_size) {
+      sub <- c(sub, f$dim)
+      full[f$dim] <- f$full_size
+    }
+  }
+  kind <- support_kind_name(sup)
+  matrix_site <- sup$event_dim == 2L
+  if (matrix_site && length(frames)) {
+    cli::cli_abort("Autoguides do not support the matrix-valued site {.val {msg$name}} inside plates.", call = NULL)
+  }
+  if (length(sub) && (length(sub) > 1L || sub != 1L || length(shape) > 2L)) {
+    cli::cli_abort(c(
+      "Autoguides support subsampling only in the outermost plate of a site, with at most one dimension besides it.",
+      x = "Site {.val {msg$name}} is subsampled in plate dimension{?s} {sub}."
+    ), call = NULL)
+  }
+  if (length(sub) && (length(sup$lower) > 1L || length(sup$upper) > 1L)) {
+    cli::cli_abort("The bounds of subsampled site {.val {msg$name}} vary by element; autoguides need scalar bounds there.", call = NULL)
+  }
+  # free unconstrained coordinates: for matrix supports only the entries the transform reads
+  free <- if (matrix_site) matrix_free_index(sup, nrow(value)) else NULL
+  u_free <- if (matrix_site) u[free] else u
+  list(
+    name = msg$name, dist = d, support = sup, kind = kind, event_dim = sup$event_dim,
+    value = value, shape = shape, full_shape = full, frames = frames, subsampled = length(sub) > 0L,
+    u = u_free, u_shape = if (is.null(dim(u_free))) length(u_free) else dim(u_free),
+    u_full = repeat_rows(u_free, full_u_shape(u_free, shape, full)),
+    free = free, dim = if (matrix_site) nrow(value) else NULL,
+    elementwise = elementwise_support(sup)
+  )
+}
+
+full_u_shape <- function(u, shape, full) {
+  s <- if (is.null(dim(u))) length(u) else dim(u)
+  if (identical(as.integer(shape), as.integer(full))) return(s)
+  s[1] <- full[1]
+  s
+}
+
+# Initial values of a minibatch repeated periodically along the plate dim up to its full size.
+repeat_rows <- function(x, full) {
+  s <- if (is.null(dim(x))) length(x) else dim(x)
+  if (identical(as.integer(s), as.integer(full))) return(x)
+  if (is.null(dim(x))) return(rep_len(x, full))
+  x[rep_len(seq_len(s[1]), full[1]), , drop = FALSE]
+}
+
+# Column-major positions of the free entries of a D x D unconstrained matrix: the lower
+# triangle with the diagonal (lower Cholesky, positive definite) or without it (correlation
+# Cholesky).
+matrix_free_index <- function(sup, D) {
+  m <- matrix(seq_len(D * D), D, D)
+  if (inherits(sup, "svi_constraint_corr_cholesky")) m[lower.tri(m)] else m[lower.tri(m, diag = TRUE)]
+}
+
+# A site's free coordinates (numeric or handle) to the unconstrained array its transform takes.
+unpack_site <- function(site, v) {
+  if (is.null(site$free)) {
+    if (length(site$u_shape) > 1L && !identical(as.integer(dim(v)), as.integer(site$u_shape))) dim(v) <- site$u_shape
+    return(v)
+  }
+  D <- site$dim
+  P <- matrix(0, D * D, length(site$free))
+  P[cbind(site$free, seq_along(site$free))] <- 1
+  if (is_tensor(v)) dim(v) <- c(length(site$free), 1L) else v <- matrix(v, ncol = 1L)
+  out <- P %*% v
+  dim(out) <- c(D, D)
+  out
+}
+
+# Unconstrained free coordinates -> the site's value and the guide's log-density correction
+# (-log|det J|), as a Delta site of the model's name.
+emit_site_delta <- function(site, x) {
+  x <- unpack_site(site, x)
+  sup <- site$support
+  if (inherits(sup, "svi_constraint_real")) {
+    return(sample_site(site$name, dist_delta(x, event_dim = site$event_dim)))
+  }
+  z <- constraint_forward(sup, x)
+  ld <- -constraint_log_det_jacobian(sup, x)
+  sample_site(site$name, dist_delta(z, log_density = ld, event_dim = site$event_dim))
+}
+
+# Runs fn(rows) inside the site's plates, re-created at their full sizes with the prototype's
+# minibatch sizes; `rows` is the minibatch of the (outermost) subsampled plate, or NULL.
+in_site_plates <- function(site, fn) {
+  frames <- site$frames
+  enter <- function(k, rows) {
+    if (k > length(frames)) return(fn(rows))
+    f <- frames[[k]]
+    sub <- if (f$size < f$full_size) f$size else NULL
+    plate(f$name, f$full_size, subsample_size = sub, function(i) {
+      enter(k + 1L, if (!is.null(sub)) i else rows)
+    })
+  }
+  enter(1L, NULL)
+}
+
+# The minibatch rows of a full-size parameter (plate dim first).
+take_rows <- function(p, rows) {
+  if (is.null(rows)) return(p)
+  if (length(dim(p)) == 2L) p[rows, ] else p[rows]
+}
+
+# Flattened guides: positions of each site's block in the latent vector.
+latent_blocks <- function(sites, guide_name) {
+  for (s in sites) {
+    if (s$subsampled) {
+      cli::cli_abort(c(
+        "{.fn {guide_name}} cannot guide the local latent site {.val {s$name}} in a subsampled plate.",
+        x = "A flattened guide has one fixed-length vector, so its coordinates would describe different data points at every step.",
+        i = "Use {.fn auto_normal}, which keeps parameters for every element of the plate and reads the minibatch's rows."
+      ), call = NULL)
+    }
+  }
+  lens <- vapply(sites, function(s) length(s$u), 1L)
+  ends <- cumsum(lens)
+  Map(function(e, l) seq.int(e - l + 1L, length.out = l), ends, lens)
+}
+
+# Element names of a site's free coordinates, for messages ("w[2]").
+coordinate_names <- function(sites) {
+  unlist(lapply(sites, function(s) {
+    n <- length(s$u)
+    if (n == 1L) s$name else paste0(s$name, "[", seq_len(n), "]")
+  }), use.names = FALSE)
+}

@@ -1,0 +1,169 @@
+# Autoguides with the rest of svi: compiled steps, draws, predictive, saveRDS, every ELBO,
+# subsampled local latents, guide lists, block(expose =), init strategies, and where the MAP
+# lies for auto_delta (constrained) and auto_laplace (unconstrained).
+
+gm_model <- function(y) {
+  mu <- sample_site("mu", dist_normal(0, 10))
+  sigma <- sample_site("sigma", dist_half_normal(2))
+  plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, sigma), obs = y))
+}
+gm_y <- c(2.1, 1.4, 2.9, 2.3, 1.5, 2.8, 2.0, 2.2)
+
+test_that("compiled steps give the dynamic steps' losses", {
+  for (make in list(auto_normal, auto_delta, auto_diagonal_normal, auto_mvnormal, auto_lowrank_mvnormal, auto_laplace)) {
+    set.seed(7)
+    a <- svi(gm_model, make(gm_model), adam(0.02))
+    la <- vapply(1:30, function(i) svi_step(a, gm_y), 1)
+    set.seed(7)
+    b <- svi(gm_model, make(gm_model), adam(0.02), compile = TRUE)
+    lb <- vapply(1:30, function(i) svi_step(b, gm_y), 1)
+    expect_equal(lb, la, tolerance = 1e-8)
+  }
+})
+
+test_that("draws, predictive and saveRDS work with autoguides", {
+  s <- svi(gm_model, auto_normal(gm_model), adam(0.05))
+  set.seed(1)
+  for (i in 1:200) svi_step(s, gm_y)
+  d <- posterior_draws(s, gm_y, num_samples = 50)
+  expect_named(d, c("mu", "sigma"))            # no auxiliary sites
+  expect_true(all(d$sigma > 0))
+  pp <- predictive(gm_model, s, gm_y, num_samples = 20)
+  expect_equal(dim(pp$obs), c(20, length(gm_y)))
+  f <- tempfile(fileext = ".rds")
+  saveRDS(s, f)
+  s2 <- readRDS(f)
+  expect_equal(median(s2, y = gm_y), median(s, y = gm_y))
+  set.seed(3)
+  l1 <- svi_step(s, gm_y)
+  set.seed(3)
+  l2 <- svi_step(s2, gm_y)
+  expect_equal(l2, l1)
+  expect_equal(params(s2), params(s))
+})
+
+test_that("every ELBO runs with every autoguide, and svi_run fits summarise", {
+  for (loss in list(trace_elbo(), meanfield_elbo(), tracegraph_elbo(), trace_elbo(num_particles = 3))) {
+    for (make in list(auto_normal, auto_mvnormal)) {
+      set.seed(1)
+      fit <- svi_run(svi(gm_model, make(gm_model), adam(0.05), loss), gm_y, num_steps = 300, progress = FALSE)
+      m <- median(fit)
+      expect_lt(abs(m$mu - mean(gm_y)), 0.3)
+      q <- quantile(fit, c(0.1, 0.9))
+      expect_lt(q$sigma[1], m$sigma)
+      expect_gt(q$sigma[2], m$sigma)
+    }
+  }
+})
+
+test_that("auto_delta finds the constrained mode, auto_laplace the unconstrained one", {
+  # s ~ Gamma(3, 1): density mode 2; in u = log(s) the density s^3 exp(-s) peaks at s = 3
+  model <- function() sample_site("s", dist_gamma(3, 1))
+  set.seed(1)
+  a <- svi(model, auto_delta(model), adam(0.05))
+  for (i in 1:1500) svi_step(a)
+  expect_equal(median(a)$s, 2, tolerance = 1e-3)
+  b <- svi(model, auto_laplace(model), adam(0.05))
+  for (i in 1:1500) svi_step(b)
+  expect_equal(median(b)$s, 3, tolerance = 1e-3)
+  # its Laplace approximation: H = s = 3 at the mode in u, so the sd of log(s) is 1/sqrt(3)
+  lap <- laplace_approximation(b)
+  q <- quantile(lap, pnorm(c(-1, 1)))$s
+  expect_equal(log(q), log(3) + c(-1, 1) / sqrt(3), tolerance = 1e-4)
+})
+
+test_that("auto_normal guides local latents in a subsampled plate, reading the minibatch's rows", {
+  # z_i ~ N(mu, 1), y_i ~ N(z_i, 1), mu ~ N(0, 10): a Gaussian posterior, so the mean-field
+  # means are the exact posterior means
+  N <- 12
+  set.seed(2)
+  y <- rnorm(N, 3, 1.5)
+  model <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    plate("data", length(y), subsample_size = 4, function(i) {
+      z <- sample_site("z", dist_normal(mu, 1))
+      sample_site("obs", dist_normal(z, 1), obs = y[i])
+    })
+  }
+  prec <- matrix(0, N + 1, N + 1)
+  prec[1, 1] <- 1 / 100 + N
+  prec[1, -1] <- prec[-1, 1] <- -1
+  diag(prec)[-1] <- 2
+  post_mean <- solve(prec, c(0, y))
+  s <- fit_auto(model, auto_normal(model), 15000, list(y))
+  p <- params(s)
+  expect_length(p$z_auto_loc, N)
+  expect_lt(abs(p$mu_auto_loc - post_mean[1]), 0.1)
+  expect_lt(max(abs(p$z_auto_loc - post_mean[-1])), 0.15)
+})
+
+test_that("block(expose =) and guide lists of autoguide parts", {
+  expect_named(trace_model(block(gm_model, expose = "sigma"), gm_y), "sigma")
+  expect_false("sigma" %in% names(trace_model(block(gm_model, hide = "sigma"), gm_y)))
+  g <- auto_guide_list(gm_model, auto_delta(block(gm_model, expose = "sigma")),
+                       auto_normal(block(gm_model, hide = "sigma")))
+  set.seed(1)
+  s <- svi(gm_model, g, adam(0.05))
+  for (i in 1:800) svi_step(s, gm_y)
+  expect_setequal(names(params(s)), c("sigma_auto_loc", "mu_auto_loc", "mu_auto_scale"))
+  m <- median(s, y = gm_y)
+  expect_named(m, c("sigma", "mu"))
+  expect_lt(abs(m$mu - mean(gm_y)), 0.1)
+  expect_named(posterior_draws(s, gm_y, num_samples = 5), c("sigma", "mu"))
+  # a hand-written part next to an autoguide
+  hand <- function(y) sample_site("sigma", dist_lognormal(param("ls", -1), param("ss", 0.2, constraint_positive())))
+  g2 <- auto_guide_list(gm_model, hand, auto_normal(block(gm_model, hide = "sigma")))
+  s2 <- svi(gm_model, g2, adam(0.05))
+  for (i in 1:10) svi_step(s2, gm_y)
+  expect_named(median(s2, y = gm_y), "mu")
+})
+
+test_that("a simplex site: exact medians, quantiles from draws with a message", {
+  # p ~ Dirichlet(1, 1, 1), counts 6, 3, 1 through a categorical likelihood
+  model <- function(y) {
+    p <- sample_site("p", dist_dirichlet(c(1, 1, 1)))
+    plate("data", length(y), function(i) sample_site("obs", dist_categorical(p), obs = y))
+  }
+  y <- rep(1:3, c(6, 3, 1))
+  s <- fit_auto(model, auto_normal(model), 8000, list(y))
+  m <- median(s, y = y)$p
+  expect_equal(sum(m), 1)
+  expect_equal(order(m), c(3, 2, 1))
+  set.seed(1)
+  expect_message(q <- quantile(s, c(0.05, 0.95), y = y, num_samples = 500), "computed from 500 draws")
+  expect_equal(dim(q$p), c(2, 3))
+  expect_true(all(q$p[1, ] < m & m < q$p[2, ]))
+  # the Dirichlet(7, 4, 2) posterior's means, within what a logistic-normal family can do
+  d <- posterior_draws(s, y, num_samples = 2000)$p
+  expect_lt(max(abs(colMeans(d) - c(7, 4, 2) / 13)), 0.05)
+})
+
+test_that("init strategies give the documented starting values", {
+  site <- function(d) list(name = "x", fn = d, support = support(d))
+  expect_equal(init_to_feasible()(site(dist_gamma(2, 1))), 1)
+  expect_equal(init_to_feasible()(site(dist_beta(2, 2))), 0.5)
+  expect_equal(init_to_feasible()(site(dist_uniform(2, 6))), 4)
+  expect_equal(init_to_feasible()(site(dist_dirichlet(c(1, 2, 3)))), rep(1 / 3, 3))
+  expect_equal(init_to_mean()(site(dist_gamma(2, 4))), 0.5)
+  set.seed(1)
+  v <- init_to_mean()(site(dist_cauchy(3, 1)))           # no mean: falls back to the median
+  set.seed(1)
+  expect_equal(v, init_to_median()(site(dist_cauchy(3, 1))))
+  set.seed(1)
+  m <- init_to_median(num_samples = 2001)(site(dist_gamma(2, 1)))
+  expect_lt(abs(m - qgamma(0.5, 2, 1)), 0.1)
+  set.seed(1)
+  u <- init_to_uniform(radius = 0.5)(site(dist_normal(c(0, 0, 0), 1)))
+  expect_true(all(abs(u) <= 0.5))
+  expect_equal(init_to_value(list(x = 2.5))(site(dist_gamma(2, 1))), 2.5)
+  set.seed(2)
+  s <- init_to_sample()(site(dist_normal(0, 1)))
+  set.seed(2)
+  expect_equal(s, rnorm(1))
+  # an autoguide's loc starts at the strategy's value mapped to unconstrained space
+  model <- function() sample_site("s", dist_gamma(2, 1))
+  st <- svi(model, auto_normal(model, init_loc_fn = init_to_value(list(s = 1.5))), adam(0.01))
+  evaluate_loss(st)
+  expect_equal(params(st)$s_auto_loc, log(1.5))
+  expect_equal(params(st)$s_auto_scale, 0.1)
+})
