@@ -20,6 +20,11 @@
 #'   of the run are used, and whose data are reused when `...` is empty).
 #' @param ... Arguments passed to the guide.
 #' @param num_samples Number of draws, a whole number `>= 1`.
+#' @param importance_resample If `TRUE`, the draws are resampled (with replacement) with
+#'   their Pareto-smoothed importance weights `p(x, z) / q(z)` (see [svi_diagnose()]), which
+#'   corrects a guide that is close to the posterior (k-hat below about 0.7; the k-hat is
+#'   kept in attribute `"khat"`, and a warning says when it is above 0.7). Needs the loo
+#'   package and full-data plates.
 #' @return An object of class `svi_draws`: a named list of numeric arrays with
 #'   `num_samples` as first dimension.
 #' @seealso [predictive()] for posterior predictive draws from the model.
@@ -41,9 +46,20 @@
 #' quantile(draws$mu, c(0.05, 0.95))
 #' if (requireNamespace("posterior", quietly = TRUE)) posterior::as_draws_df(draws)
 #' @export
-posterior_draws <- function(s, ..., num_samples = 1000) {
+posterior_draws <- function(s, ..., num_samples = 1000, importance_resample = FALSE) {
   src <- draw_source(s, list(...))
   num_samples <- check_run_count(num_samples, "num_samples")
+  check_run_flag(importance_resample, "importance_resample")
+  if (importance_resample) {
+    backend <- psis_backend()
+    if (is.null(backend)) cli::cli_abort(psis_missing_message())
+    d <- diagnose_from(importance_runs(src, max(num_samples, 10L)), backend)
+    if (d$status %in% c("poor", "very_poor")) {
+      cli::cli_warn(c("Pareto k-hat is {round(d$khat, 2)}: importance resampling cannot fix this guide.",
+                      i = "See {.fn svi_diagnose} for what to do."))
+    }
+    return(importance_resampled(d))
+  }
   runs <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
   stack_draws(lapply(runs, latent_values), num_samples, "guide")
 }

@@ -11,8 +11,11 @@
 #' * `summary()` adds the parameters and, for each latent site of the guide, the posterior
 #'   mean, standard deviation and quantiles estimated from `num_samples` guide draws (see
 #'   [posterior_draws()]; set the seed first for reproducible numbers).
-#' * `plot()` draws the loss and the smoothed loss against the step (base graphics;
-#'   logarithmic loss axis when the losses are positive and span more than a factor 20).
+#' * `plot()` draws the smoothed loss against the step, with the raw loss faint behind it
+#'   (base graphics). The loss axis covers the losses after the first `trim` fraction of
+#'   steps, so that the late steps are visible; it is logarithmic when those are positive
+#'   and span more than a factor 20. Arguments in `...` (`ylim`, `main`, `ylab`, `col` for
+#'   the smoothed line, ...) replace the defaults.
 #'   `ggplot2::autoplot()` draws the same with ggplot2 when it is installed.
 #' * `as.data.frame()` gives one row per step.
 #' * `params()` gives the parameters at the end of the run.
@@ -27,7 +30,8 @@
 #' @param probs Probabilities of the quantiles to report.
 #' @param log Passed to [plot.default()]: `"y"` for a logarithmic loss axis, `""` for a
 #'   linear one, `NULL` to choose.
-#' @param ... Passed on to [plot.default()] by `plot()`; unused otherwise.
+#' @param ... Passed on to [plot.default()] by `plot()` (replacing its defaults); unused
+#'   otherwise.
 #' @return `print()`, `plot()`: `x`, invisibly. `summary()`: an object of class
 #'   `summary.svi_fit` with tables `params` and `latent` (data frames).
 #'   `as.data.frame()`: a data frame with columns `step`, `loss`, `smoothed_loss` (and the
@@ -68,6 +72,7 @@ new_svi_fit <- function(s, args, run, elapsed, stop_reason, num_steps, patience,
     validation_loss = join(prev$validation_loss, run$validation, n_old),
     smoothed_validation_loss = join(prev$smoothed_validation_loss, run$smoothed_validation, n_old),
     time = elapsed + if (is.null(prev)) 0 else prev$time,
+    time_run = elapsed,
     stop_reason = stop_reason,
     run_steps = n,
     stopped_at = n_old + n,
@@ -125,6 +130,8 @@ print.svi_fit <- function(x, ...) {
         fit_fmt_num(fit_last_finite(x$smoothed_validation_loss)), "\n", sep = "")
   }
   if (!identical(x$stop_reason, "num_steps")) cat("  ", stop_reason_text(x), "\n", sep = "")
+  if (!is.null(x$convergence)) cat("  ", convergence_text(x$convergence), "\n", sep = "")
+  if (!is.null(x$error)) cat("  Error in step ", x$error$step, ": ", conditionMessage(x$error$condition), "\n", sep = "")
   p <- names(x$state$values)
   cat("  parameters: ", if (length(p)) paste(p, collapse = ", ") else "none", "\n", sep = "")
   invisible(x)
@@ -158,15 +165,15 @@ summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.
 }
 
 #' @export
-print.summary.svi_fit <- function(x, digits = 4, max_rows = 20, ...) {
+print.summary.svi_fit <- function(x, digits = 4, n = 20, ...) {
   f <- x$fit
   cat("<svi_fit summary> ", fit_headline(f), "\n", sep = "")
   if (length(f$loss)) cat("Final smoothed loss: ", fit_fmt_num(fit_last_finite(f$smoothed_loss)), "\n", sep = "")
   if (!identical(f$stop_reason, "num_steps")) cat(stop_reason_text(f), "\n", sep = "")
   cat("\nParameters:\n")
-  fit_print_table(x$params, digits, max_rows)
+  fit_print_table(x$params, digits, n)
   cat("\nLatent sites (", x$num_samples, " draws from the guide):\n", sep = "")
-  fit_print_table(x$latent, digits, max_rows)
+  fit_print_table(x$latent, digits, n)
   invisible(x)
 }
 
@@ -223,19 +230,46 @@ fit_log_axis <- function(d, log) {
   if (length(vals) && all(vals > 0) && max(vals) / min(vals) > 20) "y" else ""
 }
 
+# The y range that keeps the late steps visible: that of the smoothed losses and of the
+# central 98 % of the raw losses after the first `trim` fraction of steps (the early descent
+# runs off the top of the plot).
+fit_plot_range <- function(d, trim) {
+  n <- nrow(d)
+  keep <- if (n >= 20L) seq.int(max(1L, floor(trim * n)) + 1L, n) else seq_len(n)
+  smooth <- unlist(d[keep, grepl("^smoothed", names(d)), drop = FALSE], use.names = FALSE)
+  raw <- d$loss[keep]
+  raw <- raw[is.finite(raw)]
+  q <- if (length(raw)) stats::quantile(raw, c(0.01, 0.99), names = FALSE) else numeric()
+  r <- range(c(smooth[is.finite(smooth)], q))
+  if (!all(is.finite(r))) r <- range(unlist(d[-1])[is.finite(unlist(d[-1]))])
+  if (r[1] == r[2]) r <- r + c(-0.5, 0.5)
+  r
+}
+
 #' @rdname svi_fit
+#' @param trim For `plot()` and `autoplot()`: the fraction of early steps left out when
+#'   choosing the loss axis, so that the late steps are visible (the early descent runs
+#'   off the top); `0` shows every loss.
 #' @export
-plot.svi_fit <- function(x, log = NULL, ...) {
+plot.svi_fit <- function(x, log = NULL, trim = 0.1, ...) {
   d <- as.data.frame(x)
   if (!nrow(d)) cli::cli_abort("The fit has no steps to plot.")
-  log <- fit_log_axis(d, log)
-  vals <- unlist(d[-1], use.names = FALSE)
-  vals <- vals[is.finite(vals) & (log != "y" | vals > 0)]
-  graphics::plot(d$step, d$loss, type = "l", col = "grey75", log = log, ylim = range(vals),
-                 xlab = "step", ylab = "loss (negative ELBO)", main = paste(x$loss_name, "loss"), ...)
-  graphics::lines(d$step, d$smoothed_loss, col = "#1f4e99", lwd = 2)
+  check_run_number(trim, "trim", min = 0)
+  ylim <- if (trim > 0) fit_plot_range(d, trim) else range(unlist(d[-1])[is.finite(unlist(d[-1]))])
+  log <- fit_log_axis(data.frame(step = 1:2, loss = ylim), log)
+  if (log == "y" && ylim[1] <= 0) log <- ""
+  dots <- list(...)
+  col <- if (is.null(dots$col)) "#1f4e99" else dots$col
+  dots$col <- NULL
+  # defaults first, anything the user gives replaces them
+  args <- utils::modifyList(list(x = d$step, y = d$loss, type = "n", log = log, ylim = ylim,
+                                 xlab = "step", ylab = "loss (negative ELBO)",
+                                 main = paste(x$loss_name, "loss")), dots)
+  do.call(graphics::plot, args)
+  graphics::lines(d$step, d$loss, col = grDevices::adjustcolor("grey60", alpha.f = 0.5))
+  graphics::lines(d$step, d$smoothed_loss, col = col, lwd = 2)
   labels <- c("loss", "smoothed loss")
-  cols <- c("grey75", "#1f4e99")
+  cols <- c("grey60", col)
   if (!is.null(d$validation_loss)) {
     graphics::lines(d$step, d$smoothed_validation_loss, col = "#d95f02", lwd = 2)
     labels <- c(labels, "smoothed validation loss")
@@ -247,8 +281,9 @@ plot.svi_fit <- function(x, log = NULL, ...) {
 }
 
 #' @exportS3Method ggplot2::autoplot
-autoplot.svi_fit <- function(object, log = NULL, ...) {
+autoplot.svi_fit <- function(object, log = NULL, trim = 0.1, ...) {
   d <- as.data.frame(object)
+  if (!nrow(d)) cli::cli_abort("The fit has no steps to plot.")
   series <- setdiff(names(d), c("step", "validation_loss"))
   long <- data.frame(
     step = rep(d$step, length(series)),
@@ -256,11 +291,17 @@ autoplot.svi_fit <- function(object, log = NULL, ...) {
     series = factor(rep(gsub("_", " ", series), each = nrow(d)), levels = gsub("_", " ", series))
   )
   long <- long[is.finite(long$value), , drop = FALSE]
-  p <- ggplot2::ggplot(long, ggplot2::aes(x = .data$step, y = .data$value, colour = .data$series)) +
+  ylim <- if (trim > 0) fit_plot_range(d, trim) else NULL
+  p <- ggplot2::ggplot(long, ggplot2::aes(x = .data$step, y = .data$value, colour = .data$series,
+                                          alpha = .data$series)) +
     ggplot2::geom_line() +
-    ggplot2::scale_colour_manual(values = c("grey75", "#1f4e99", "#d95f02")[seq_along(series)]) +
+    ggplot2::scale_colour_manual(values = c("grey60", "#1f4e99", "#d95f02")[seq_along(series)]) +
+    ggplot2::scale_alpha_manual(values = c(0.5, 1, 1)[seq_along(series)], guide = "none") +
+    ggplot2::coord_cartesian(ylim = ylim) +
     ggplot2::labs(x = "step", y = "loss (negative ELBO)", colour = NULL, title = paste(object$loss_name, "loss"))
-  if (identical(fit_log_axis(d, log), "y")) p <- p + ggplot2::scale_y_log10()
+  if (identical(fit_log_axis(data.frame(step = 1:2, loss = if (is.null(ylim)) range(long$value) else ylim), log), "y")) {
+    p <- p + ggplot2::scale_y_log10()
+  }
   p
 }
 
