@@ -6,7 +6,7 @@
 # small on the unconstrained scale. The averaged values are the fit's parameters.
 
 stationary_settings <- function(x, call = parent.frame()) {
-  defaults <- list(min_window = 200L, check_every = 25L, rhat = 1.1, mcse = 0.02)
+  defaults <- list(min_window = 100L, check_every = 10L, rhat = 1.1, mcse = 0.02)
   if (!is.list(x) || (length(x) && (is.null(names(x)) || !all(names(x) %in% names(defaults))))) {
     cli::cli_abort(c("{.arg stationary} must be a list with some of {.val {names(defaults)}}.",
                      x = "It is {.obj_type_friendly {x}}{if (is.list(x)) paste0(' with names ', paste(names(x), collapse = ', '))}."),

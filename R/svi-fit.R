@@ -246,6 +246,18 @@ fit_plot_range <- function(d, trim) {
   r
 }
 
+# The arguments of the empty plot: defaults first, anything the user gives replaces them
+# (`col` is the smoothed line's).
+fit_plot_args <- function(x, d, log, ylim, dots) {
+  col <- if (is.null(dots$col)) "#1f4e99" else dots$col
+  dots$col <- NULL
+  args <- utils::modifyList(list(x = d$step, y = d$loss, type = "n", log = log, ylim = ylim,
+                                 xlab = "step", ylab = "loss (negative ELBO)",
+                                 main = paste(x$loss_name, "loss")), dots)
+  args$col <- col
+  args
+}
+
 #' @rdname svi_fit
 #' @param trim For `plot()` and `autoplot()`: the fraction of early steps left out when
 #'   choosing the loss axis, so that the late steps are visible (the early descent runs
@@ -258,13 +270,9 @@ plot.svi_fit <- function(x, log = NULL, trim = 0.1, ...) {
   ylim <- if (trim > 0) fit_plot_range(d, trim) else range(unlist(d[-1])[is.finite(unlist(d[-1]))])
   log <- fit_log_axis(data.frame(step = 1:2, loss = ylim), log)
   if (log == "y" && ylim[1] <= 0) log <- ""
-  dots <- list(...)
-  col <- if (is.null(dots$col)) "#1f4e99" else dots$col
-  dots$col <- NULL
-  # defaults first, anything the user gives replaces them
-  args <- utils::modifyList(list(x = d$step, y = d$loss, type = "n", log = log, ylim = ylim,
-                                 xlab = "step", ylab = "loss (negative ELBO)",
-                                 main = paste(x$loss_name, "loss")), dots)
+  args <- fit_plot_args(x, d, log, ylim, list(...))
+  col <- args$col
+  args$col <- NULL
   do.call(graphics::plot, args)
   graphics::lines(d$step, d$loss, col = grDevices::adjustcolor("grey60", alpha.f = 0.5))
   graphics::lines(d$step, d$smoothed_loss, col = col, lwd = 2)

@@ -20,7 +20,8 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
   if (!is.null(stat)) stretch <- 1L   # the stationarity test needs the iterates of every step
   i <- 0L
   while (i < num_steps) {
-    n <- min(stretch, num_steps - i)
+    # the recording steps one at a time, so an interrupt in one keeps the steps before it
+    n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
     snap <- svi_snapshot(s)   # an error part-way through a stretch goes back to its start
     losses <- tryCatch(step_context(run, compiled_steps(s, args, n)),
                        interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),

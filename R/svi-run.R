@@ -29,7 +29,7 @@
 #' `"diverging"`), the step from which the iterates were stationary, the window, the
 #' R-hat and the MCSE, and `print(fit)` shows it. Not converging within `num_steps` is a
 #' warning, not an error. The settings (after Dhaka et al. 2020) are a list, by default
-#' `stationary = list(min_window = 200, check_every = 25, rhat = 1.1, mcse = 0.02)`;
+#' `stationary = list(min_window = 100, check_every = 10, rhat = 1.1, mcse = 0.02)`;
 #' `patience` still applies. A compiled svi object then runs its steps one at a time (the
 #' test needs every iterate).
 #'
@@ -128,7 +128,10 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
     cli::cli_abort("{.arg callback} must be a function or {.code NULL}, not {.obj_type_friendly {callback}}.")
   }
 
-  stop <- match.arg(stop)
+  if (identical(stop, c("num_steps", "stationary"))) stop <- "num_steps"
+  if (!is.character(stop) || length(stop) != 1L || !stop %in% c("num_steps", "stationary")) {
+    cli::cli_abort('{.arg stop} must be {.val num_steps} or {.val stationary}, not {.obj_type_friendly {stop}}{if (is.character(stop) && length(stop) == 1L) paste0(" (", stop, ")")}.')
+  }
   stat <- if (stop == "stationary") stationary_settings(stationary) else NULL
 
   # one display per run: a bar updated in place in a console; elsewhere (knitr, Rscript) one
