@@ -224,5 +224,5 @@ importance_resampled <- function(d) {
       m
     }
   })
-  structure(out, num_samples = S, khat = d$khat, class = "svi_draws")
+  structure(out, num_samples = S, labels = attr(draws, "labels"), khat = d$khat, class = "svi_draws")
 }

@@ -110,7 +110,25 @@ check_not_subsampled <- function(sites, what, call) {
 # Values of the latent (unobserved) sample sites of one trace, as plain numerics.
 latent_values <- function(sites) {
   keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed), TRUE)
-  lapply(sites[keep], function(x) draw_plain_value(x$value))
+  lapply(sites[keep], function(x) named_like_dist(draw_plain_value(x$value), x$fn))
+}
+
+# A draw takes the element names of its distribution's parameters when it has none itself
+# (so `dist_normal(param("b", init, names = colnames(X)), ...)` gives named draws).
+named_like_dist <- function(v, d) {
+  if (length(v) < 2L || !is.null(names(v)) || !is.null(dimnames(v))) return(v)
+  for (p in unclass(d)) {
+    if (!is.numeric(p) || length(p) != length(v)) next
+    if (is.null(dim(v)) && !is.null(names(p)) && is.null(dim(p))) {
+      names(v) <- names(p)
+      return(v)
+    }
+    if (!is.null(dim(v)) && identical(dim(p), dim(v)) && !is.null(dimnames(p))) {
+      dimnames(v) <- dimnames(p)
+      return(v)
+    }
+  }
+  v
 }
 
 draw_plain_value <- function(v) {
@@ -147,7 +165,11 @@ stack_draws <- function(runs, num_samples, what, call = parent.frame()) {
     }
     m
   })
-  structure(out, num_samples = num_samples, class = "svi_draws")
+  labels <- lapply(stats::setNames(sites, sites), function(nm) {
+    v <- runs[[1]][[nm]]
+    value_element_names(nm, v, draw_value_shape(v))
+  })
+  structure(out, num_samples = num_samples, labels = labels, class = "svi_draws")
 }
 
 draw_value_shape <- function(v) if (is.null(dim(v))) length(v) else dim(v)
@@ -166,7 +188,8 @@ as.matrix.svi_draws <- function(x, ...) {
   n <- attr(x, "num_samples")
   cols <- lapply(names(x), function(nm) {
     m <- matrix(x[[nm]], nrow = n)
-    colnames(m) <- draw_element_names(nm, draw_shape(x[[nm]]))
+    labels <- attr(x, "labels")[[nm]]
+    colnames(m) <- if (length(labels) == ncol(m)) labels else draw_element_names(nm, draw_shape(x[[nm]]))
     m
   })
   if (!length(cols)) return(matrix(numeric(), nrow = n, ncol = 0))
@@ -193,12 +216,3 @@ print.svi_draws <- function(x, ...) {
   invisible(x)
 }
 
-#' @exportS3Method posterior::as_draws_df
-as_draws_df.svi_draws <- function(x, ...) {
-  posterior::as_draws_df(as.data.frame(x))
-}
-
-#' @exportS3Method posterior::as_draws
-as_draws.svi_draws <- function(x, ...) {
-  as_draws_df.svi_draws(x, ...)
-}

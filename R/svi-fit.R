@@ -10,7 +10,11 @@
 #' * `print()` shows a few lines: steps, time, final losses, how the run stopped.
 #' * `summary()` adds the parameters and, for each latent site of the guide, the posterior
 #'   mean, standard deviation and quantiles estimated from `num_samples` guide draws (see
-#'   [posterior_draws()]; set the seed first for reproducible numbers).
+#'   [posterior_draws()]; set the seed first for reproducible numbers), and the k-hat
+#'   diagnosis of [svi_diagnose()] from the same draws. Elements are named from the data
+#'   where the values carry names (`param("b", init, names = colnames(X))`, or names or
+#'   dimnames of `init`); the structural zeros of Cholesky factors are left out.
+#'   `print(summary(fit), n = Inf)` prints every row.
 #' * `plot()` draws the smoothed loss against the step, with the raw loss faint behind it
 #'   (base graphics). The loss axis covers the losses after the first `trim` fraction of
 #'   steps, so that the late steps are visible; it is logarithmic when those are positive
@@ -138,19 +142,45 @@ print.svi_fit <- function(x, ...) {
 }
 
 #' @rdname svi_fit
+#' @param diagnose For `summary()`: also run [svi_diagnose()] on the same draws (k-hat of
+#'   the guide; needs the loo package and full-data plates; when it cannot run, the summary
+#'   says why and uses plain guide draws).
 #' @export
-summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.975), ...) {
+summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.975),
+                            diagnose = TRUE, ...) {
   num_samples <- check_run_count(num_samples, "num_samples")
   if (!is.numeric(probs) || !length(probs) || anyNA(probs) || any(probs < 0 | probs > 1)) {
     cli::cli_abort("{.arg probs} must be probabilities between 0 and 1.")
   }
-  p <- params(object)
-  params_tab <- data.frame(
-    variable = unlist(lapply(names(p), function(nm) draw_element_names(nm, draw_value_shape(p[[nm]]))), use.names = FALSE),
-    value = unlist(lapply(p, as.vector), use.names = FALSE),
-    stringsAsFactors = FALSE
-  )
-  draws <- as.matrix(posterior_draws(object, num_samples = num_samples))
+  check_run_flag(diagnose, "diagnose")
+  params_tab <- fit_params_table(object)
+  diagnosis <- NULL
+  note <- NULL
+  draws <- NULL
+  if (diagnose && num_samples >= 10L) {
+    backend <- psis_backend()
+    if (is.null(backend)) {
+      note <- "k-hat not computed: install the loo package."
+    } else {
+      src <- draw_source(object, list())
+      runs <- tryCatch(importance_runs(src, num_samples), error = function(e) e)
+      if (inherits(runs, "error")) {
+        note <- paste0("k-hat not computed: ", cli::ansi_strip(conditionMessage(runs)))
+      } else {
+        diagnosis <- diagnose_from(runs, backend)
+        draws <- runs$draws
+        # the localising per-parameter k-hat only when the joint one asks for it, and when cheap
+        n_el <- ncol(as.matrix(draws))
+        if (diagnosis$status %in% c("poor", "very_poor") && n_el <= 20L) {
+          diagnosis$num_samples_param <- min(num_samples, 500L)
+          diagnosis$khat_params <- conditional_khats(src, runs, diagnosis$num_samples_param, backend)
+        }
+      }
+    }
+  }
+  if (is.null(draws)) draws <- posterior_draws(object, num_samples = num_samples)
+  draws <- as.matrix(draws)
+  draws <- draws[, !structural_zero_columns(draws), drop = FALSE]
   q <- if (ncol(draws)) t(apply(draws, 2, stats::quantile, probs = probs, names = FALSE)) else
     matrix(numeric(), 0, length(probs))
   if (length(probs) == 1L) q <- matrix(q, ncol = 1L)
@@ -160,21 +190,91 @@ summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.
   names(qdf) <- paste0(format(100 * probs, trim = TRUE, drop0trailing = TRUE), "%")
   latent <- cbind(latent, qdf)
   rownames(latent) <- NULL
-  structure(list(fit = object, params = params_tab, latent = latent, num_samples = num_samples),
+  structure(list(fit = object, params = params_tab, latent = latent, num_samples = num_samples,
+                 diagnosis = diagnosis, diagnosis_note = note),
             class = "summary.svi_fit")
 }
 
+# One row per parameter element, named from the data where the value carries names, without
+# the structural zeros of Cholesky factors.
+fit_params_table <- function(fit) {
+  p <- params(fit)
+  u <- fit$state$values
+  rows <- lapply(names(p), function(nm) {
+    v <- p[[nm]]
+    labels <- value_element_names(nm, u[[nm]], draw_value_shape(v))
+    keep <- !cholesky_zero(fit$state$constraints[[nm]], draw_value_shape(v))
+    data.frame(variable = labels[keep], value = as.vector(v)[keep], stringsAsFactors = FALSE)
+  })
+  if (!length(rows)) return(data.frame(variable = character(), value = numeric()))
+  do.call(rbind, rows)
+}
+
+# Element labels: "b[woolB]" from names, "L[a,b]" from dimnames, else "b[2]", "L[1,2]".
+value_element_names <- function(name, v, shape) {
+  if (prod(shape) == 1L && length(shape) == 1L) return(name)
+  if (length(shape) == 1L && !is.null(names(v)) && all(nzchar(names(v)))) {
+    return(paste0(name, "[", names(v), "]"))
+  }
+  dn <- dimnames(v)
+  if (length(shape) > 1L && !is.null(dn) && !any(vapply(dn, is.null, TRUE))) {
+    idx <- expand.grid(dn, stringsAsFactors = FALSE)
+    return(paste0(name, "[", apply(idx, 1, paste, collapse = ","), "]"))
+  }
+  draw_element_names(name, shape)
+}
+
+# The upper triangle of a (unit) lower Cholesky factor is zero by construction.
+cholesky_zero <- function(constraint, shape) {
+  n <- prod(shape)
+  if (is.null(constraint) || length(shape) != 2L || shape[1] != shape[2] ||
+      !constraint_name(constraint) %in% c("lower_cholesky", "unit_lower_cholesky")) {
+    return(rep(FALSE, n))
+  }
+  as.vector(upper.tri(matrix(0, shape[1], shape[2])))
+}
+
+# Draw columns of square matrix sites whose whole upper triangle is zero in every draw (a
+# Cholesky factor's structural zeros).
+structural_zero_columns <- function(draws) {
+  drop <- rep(FALSE, ncol(draws))
+  cn <- colnames(draws)
+  site <- sub("\\[.*$", "", cn)
+  for (nm in unique(site)) {
+    cols <- which(site == nm)
+    k <- sqrt(length(cols))
+    if (length(cols) < 4L || k != round(k) || !all(grepl(",", cn[cols], fixed = TRUE))) next
+    up <- cols[as.vector(upper.tri(matrix(0, k, k)))]
+    if (all(draws[, up] == 0)) drop[up] <- TRUE
+  }
+  drop
+}
+
+#' @rdname svi_fit
+#' @param digits Significant digits of the printed tables.
+#' @param n The number of rows of each table to print; `Inf` prints every row (the default
+#'   says how many it left out).
 #' @export
 print.summary.svi_fit <- function(x, digits = 4, n = 20, ...) {
   f <- x$fit
   cat("<svi_fit summary> ", fit_headline(f), "\n", sep = "")
   if (length(f$loss)) cat("Final smoothed loss: ", fit_fmt_num(fit_last_finite(f$smoothed_loss)), "\n", sep = "")
   if (!identical(f$stop_reason, "num_steps")) cat(stop_reason_text(f), "\n", sep = "")
+  if (!is.null(f$convergence)) cat(convergence_text(f$convergence), "\n", sep = "")
   cat("\nParameters:\n")
   fit_print_table(x$params, digits, n)
   cat("\nLatent sites (", x$num_samples, " draws from the guide):\n", sep = "")
   fit_print_table(x$latent, digits, n)
+  fit_print_diagnosis(x)
   invisible(x)
+}
+
+fit_print_diagnosis <- function(x) {
+  if (!is.null(x$diagnosis)) {
+    cat("\n", paste(diagnosis_lines(x$diagnosis), collapse = "\n"), "\n", sep = "")
+  } else if (!is.null(x$diagnosis_note)) {
+    cat("\n", x$diagnosis_note, "\n", sep = "")
+  }
 }
 
 fit_print_table <- function(df, digits, max_rows) {
@@ -192,7 +292,8 @@ fit_print_table <- function(df, digits, max_rows) {
 }
 
 #' @exportS3Method knitr::knit_print
-knit_print.summary.svi_fit <- function(x, ..., max_rows = 20) {
+knit_print.summary.svi_fit <- function(x, ..., n = 20) {
+  max_rows <- n
   f <- x$fit
   kable <- function(df) {
     out <- knitr::kable(utils::head(df, max_rows), digits = 4, row.names = FALSE)
@@ -207,7 +308,9 @@ knit_print.summary.svi_fit <- function(x, ..., max_rows = 20) {
     kable(x$params),
     "",
     paste0("Latent sites (", x$num_samples, " draws from the guide):"), "",
-    kable(x$latent)
+    kable(x$latent),
+    if (!is.null(x$diagnosis)) c("", paste(diagnosis_lines(x$diagnosis), collapse = " ")),
+    if (is.null(x$diagnosis) && !is.null(x$diagnosis_note)) c("", x$diagnosis_note)
   )
   knitr::asis_output(paste(lines, collapse = "\n"))
 }
