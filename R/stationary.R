@@ -46,7 +46,11 @@ stationary_record <- function(run, s) {
 stationary_check <- function(run, i) {
   st <- run$stat
   k <- run$iter_n
-  if (is.null(k) || k < st$min_window || i %% st$check_every != 0L) return(FALSE)
+  if (is.null(k)) return(FALSE)
+  # checks get rarer as the record grows (every 5 % of it at least), so that their cost,
+  # linear in the record's length, stays a small part of the run's
+  every <- max(st$check_every, k %/% 20L)
+  if (is.null(k) || k < st$min_window || i %% every != 0L) return(FALSE)
   X <- run$iter[seq_len(k), , drop = FALSE]
   if (!all(is.finite(X[k, ]))) return(FALSE)
   if (is.null(run$stat_row)) {

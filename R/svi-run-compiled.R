@@ -22,13 +22,15 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
   while (i < num_steps) {
     # the recording steps one at a time, so an interrupt in one keeps the steps before it
     n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
-    snap <- svi_snapshot(s)   # an error part-way through a stretch goes back to its start
+    # an error part-way through a stretch goes back to its start (single steps write their
+    # state back only when they complete)
+    snap <- if (n > 1L) svi_snapshot(s) else NULL
     losses <- tryCatch(step_context(run, compiled_steps(s, args, n)),
                        interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),
                        error = function(e) structure(numeric(0), failed = TRUE))
     # (an interrupt inside the C++ replay returns the losses of the steps it completed)
     if (isTRUE(attr(losses, "failed")) || isTRUE(attr(losses, "in_r"))) {
-      suspendInterrupts(svi_restore(s, snap))
+      if (!is.null(snap)) suspendInterrupts(svi_restore(s, snap))
       if (isTRUE(attr(losses, "failed"))) return("error")
     }
     stop <- FALSE
