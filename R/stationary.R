@@ -57,9 +57,11 @@ stationary_check <- function(run, i) {
     top <- max(st$min_window, floor(0.95 * k))
     widths <- unique(floor(seq(st$min_window, top, length.out = 5)))
     rhats <- vapply(widths, function(w) max_split_rhat(X[(k - w + 1L):k, , drop = FALSE]), 0)
-    best <- which.min(rhats)
+    # the longest window that passes (more iterates to average), else report the best
+    ok <- which(is.finite(rhats) & rhats <= st$rhat)
+    best <- if (length(ok)) max(ok) else which.min(rhats)
     run$rhat_last <- rhats[best]
-    if (!is.finite(rhats[best]) || rhats[best] > st$rhat) return(FALSE)
+    if (!length(ok)) return(FALSE)
     run$stat_row <- k - widths[best] + 1L
     run$stat_rhat <- rhats[best]
   }

@@ -18,8 +18,8 @@
 #' **Stationarity stop.** With `stop = "stationary"`, the run watches the iterates of the
 #' (unconstrained) parameters: every `check_every` steps, once `min_window` steps have run,
 #' it computes the split-R-hat of each parameter over five trailing windows (from
-#' `min_window` steps to 95 % of the run) and calls the iterates stationary when the best
-#' window's largest R-hat is at most `rhat`. From then on it averages the iterates of that
+#' `min_window` steps to 95 % of the run) and calls the iterates stationary when some
+#' window's largest R-hat is at most `rhat` (the longest such window is taken). From then on it averages the iterates of that
 #' window, which grows with the run (Polyak-Ruppert averaging), and stops when the Monte
 #' Carlo standard error of every average (from the effective sample size of its iterates) is
 #' at most `mcse`, on the unconstrained scale: the log scale for positive parameters, where
