@@ -35,7 +35,8 @@ test_that("the stationarity stop stops within twice a well-tuned fixed budget, a
   })
   runs <- do.call(rbind, runs)
   expect_true(all(runs[, "converged"] == 1))
-  # measured: budget 165 steps; median stop 278; mean error 0.045 averaged, 0.078 last
+  # measured: budget 165 steps; median stop 315 (mean 369); mean error 0.048 averaged against
+  # 0.082 for the last iterate, averaged closer in 16 of 20 seeds
   expect_lte(stats::median(runs[, "steps"]), 2 * budget)
   expect_lt(mean(runs[, "err_avg"]), mean(runs[, "err_last"]))
   expect_gte(sum(runs[, "err_avg"] < runs[, "err_last"]), 12)
