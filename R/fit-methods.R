@@ -50,7 +50,7 @@
 #' vcov(fit)
 #' head(fitted(fit))
 #' predict(fit, newdata = list(x = c(-1, 0, 1), y = numeric(3)))
-#' if (requireNamespace("bayesplot", quietly = TRUE)) pp_check(fit, ndraws = 20)
+#' if (requireNamespace("bayesplot", quietly = TRUE)) bayesplot::pp_check(fit, ndraws = 20)
 #' @name svi_fit_methods
 NULL
 
