@@ -157,8 +157,8 @@ cpp_sample_site <- function(name, dist, obs, infer, state) {
     .Call(`_svi_cpp_sample_site`, name, dist, obs, infer, state)
 }
 
-cpp_param_plain <- function(name, constraint, state) {
-    .Call(`_svi_cpp_param_plain`, name, constraint, state)
+cpp_param_plain <- function(name, init, constraint, state) {
+    .Call(`_svi_cpp_param_plain`, name, init, constraint, state)
 }
 
 cpp_plate_enter <- function(name, size, fn, subsample_size, subsample, state) {

@@ -15,7 +15,7 @@ new_param_store <- function() {
 
 # Returns the parameter's constrained value: a handle on the step's tape while one is recorded
 # (one Input leaf per parameter per step, however often param() is called), else numeric.
-store_param <- function(store, name, init, constraint, call = parent.frame()) {
+store_param <- function(store, name, init, constraint, call = parent.frame(), names = NULL) {
   ctx <- .svi$ctx
   recording <- !is.null(ctx) && !is.null(ctx$tape) && identical(ctx$store, store)
   if (recording) {
@@ -23,8 +23,9 @@ store_param <- function(store, name, init, constraint, call = parent.frame()) {
     if (!is.null(h)) return(h)
   }
   u <- .subset2(store, "values")[[name]]
+  if (!is.null(u) && !is.null(init) && !is.function(init)) check_param_shape(name, init, u, call)
   if (is.null(u)) {
-    u <- init_param(name, init, constraint, call)
+    u <- init_param(name, init, constraint, call, names)
     store$values[[name]] <- u
     store$constraints[[name]] <- constraint
   }
@@ -39,7 +40,22 @@ store_param <- function(store, name, init, constraint, call = parent.frame()) {
   constraint_from_unconstrained(constraint, u)
 }
 
-init_param <- function(name, init, constraint, call) {
+# A parameter asked for again with an init of another shape.
+check_param_shape <- function(name, init, u, call) {
+  if (is_tensor(init)) init <- value_of_keep_dim(init)
+  if (!is.numeric(init) && !is.logical(init)) return(invisible())
+  shape <- function(x) if (is.null(dim(x))) length(x) else dim(x)
+  if (!identical(as.integer(shape(init)), as.integer(shape(u))) ||
+      is.null(dim(init)) != is.null(dim(u))) {
+    fmt <- function(x) paste0("[", paste(shape(x), collapse = " x "), "]")
+    cli::cli_abort(c(
+      "Parameter {.val {name}} exists with shape {fmt(u)}, but {.arg init} has shape {fmt(init)}.",
+      i = "Use a new name for a parameter of another shape, or a new svi object (or parameter store)."
+    ), call = call)
+  }
+}
+
+init_param <- function(name, init, constraint, call, names = NULL) {
   if (is.null(init)) {
     cli::cli_abort("Parameter {.val {name}} does not exist yet and has no {.arg init}.", call = call)
   }
@@ -51,6 +67,7 @@ init_param <- function(name, init, constraint, call) {
   if (!length(init)) cli::cli_abort("{.arg init} of param {.val {name}} is empty.", call = call)
   if (anyNA(init)) cli::cli_abort("{.arg init} of param {.val {name}} contains {.code NA} or {.code NaN}.", call = call)
   storage.mode(init) <- "double"
+  if (!is.null(names)) init <- set_param_names(name, init, names, call)
   u <- suppressWarnings(constraint_to_unconstrained(constraint, init))  # NaN outside the support: reported below
   if (any(!is.finite(u))) {
     cli::cli_abort(c(
@@ -100,3 +117,20 @@ params.svi <- function(x, ...) store_values(x$store)
 
 #' @export
 params.svi_param_store <- function(x, ...) store_values(x)
+
+set_param_names <- function(name, init, names, call) {
+  if (is.list(names)) {
+    if (is.null(dim(init)) || length(names) != length(dim(init)) ||
+        !all(lengths(names) == dim(init) | vapply(names, is.null, TRUE))) {
+      cli::cli_abort("{.arg names} of param {.val {name}} must be a list with one name vector per dimension of {.arg init}.", call = call)
+    }
+    dimnames(init) <- names
+  } else {
+    if (!is.character(names) || length(names) != length(init) || !is.null(dim(init))) {
+      cli::cli_abort(c("{.arg names} of param {.val {name}} must be {length(init)} string{?s}, one per element of {.arg init}.",
+                       x = "It has length {length(names)}."), call = call)
+    }
+    names(init) <- names
+  }
+  init
+}

@@ -20,6 +20,11 @@
 #'   of the run are used, and whose data are reused when `...` is empty).
 #' @param ... Arguments passed to the guide.
 #' @param num_samples Number of draws, a whole number `>= 1`.
+#' @param importance_resample If `TRUE`, the draws are resampled (with replacement) with
+#'   their Pareto-smoothed importance weights `p(x, z) / q(z)` (see [svi_diagnose()]), which
+#'   corrects a guide that is close to the posterior (k-hat below about 0.7; the k-hat is
+#'   kept in attribute `"khat"`, and a warning says when it is above 0.7). Needs the loo
+#'   package and full-data plates.
 #' @return An object of class `svi_draws`: a named list of numeric arrays with
 #'   `num_samples` as first dimension.
 #' @seealso [predictive()] for posterior predictive draws from the model.
@@ -41,9 +46,20 @@
 #' quantile(draws$mu, c(0.05, 0.95))
 #' if (requireNamespace("posterior", quietly = TRUE)) posterior::as_draws_df(draws)
 #' @export
-posterior_draws <- function(s, ..., num_samples = 1000) {
+posterior_draws <- function(s, ..., num_samples = 1000, importance_resample = FALSE) {
   src <- draw_source(s, list(...))
   num_samples <- check_run_count(num_samples, "num_samples")
+  check_run_flag(importance_resample, "importance_resample")
+  if (importance_resample) {
+    backend <- psis_backend()
+    if (is.null(backend)) cli::cli_abort(psis_missing_message())
+    d <- diagnose_from(importance_runs(src, max(num_samples, 10L)), backend)
+    if (d$status %in% c("poor", "very_poor")) {
+      cli::cli_warn(c("Pareto k-hat is {round(d$khat, 2)}: importance resampling cannot fix this guide.",
+                      i = "See {.fn svi_diagnose} for what to do."))
+    }
+    return(importance_resampled(d))
+  }
   runs <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
   stack_draws(lapply(runs, latent_values), num_samples, "guide")
 }
@@ -95,7 +111,25 @@ check_not_subsampled <- function(sites, what, call) {
 latent_values <- function(sites) {
   keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
                    !isTRUE(x$infer$is_auxiliary), TRUE)   # guide-only coordinates are no posterior
-  lapply(sites[keep], function(x) draw_plain_value(x$value))
+  lapply(sites[keep], function(x) named_like_dist(draw_plain_value(x$value), x$fn))
+}
+
+# A draw takes the element names of its distribution's parameters when it has none itself
+# (so `dist_normal(param("b", init, names = colnames(X)), ...)` gives named draws).
+named_like_dist <- function(v, d) {
+  if (length(v) < 2L || !is.null(names(v)) || !is.null(dimnames(v))) return(v)
+  for (p in unclass(d)) {
+    if (!is.numeric(p) || length(p) != length(v)) next
+    if (is.null(dim(v)) && !is.null(names(p)) && is.null(dim(p))) {
+      names(v) <- names(p)
+      return(v)
+    }
+    if (!is.null(dim(v)) && identical(dim(p), dim(v)) && !is.null(dimnames(p))) {
+      dimnames(v) <- dimnames(p)
+      return(v)
+    }
+  }
+  v
 }
 
 draw_plain_value <- function(v) {
@@ -132,7 +166,11 @@ stack_draws <- function(runs, num_samples, what, call = parent.frame()) {
     }
     m
   })
-  structure(out, num_samples = num_samples, class = "svi_draws")
+  labels <- lapply(stats::setNames(sites, sites), function(nm) {
+    v <- runs[[1]][[nm]]
+    value_element_names(nm, v, draw_value_shape(v))
+  })
+  structure(out, num_samples = num_samples, labels = labels, class = "svi_draws")
 }
 
 draw_value_shape <- function(v) if (is.null(dim(v))) length(v) else dim(v)
@@ -151,7 +189,8 @@ as.matrix.svi_draws <- function(x, ...) {
   n <- attr(x, "num_samples")
   cols <- lapply(names(x), function(nm) {
     m <- matrix(x[[nm]], nrow = n)
-    colnames(m) <- draw_element_names(nm, draw_shape(x[[nm]]))
+    labels <- attr(x, "labels")[[nm]]
+    colnames(m) <- if (length(labels) == ncol(m)) labels else draw_element_names(nm, draw_shape(x[[nm]]))
     m
   })
   if (!length(cols)) return(matrix(numeric(), nrow = n, ncol = 0))
@@ -178,12 +217,3 @@ print.svi_draws <- function(x, ...) {
   invisible(x)
 }
 
-#' @exportS3Method posterior::as_draws_df
-as_draws_df.svi_draws <- function(x, ...) {
-  posterior::as_draws_df(as.data.frame(x))
-}
-
-#' @exportS3Method posterior::as_draws
-as_draws.svi_draws <- function(x, ...) {
-  as_draws_df.svi_draws(x, ...)
-}

@@ -81,7 +81,13 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #' @param name A single string.
 #' @param init Initial value (constrained space), or a function returning it, called once.
 #' @param constraint A constraint such as [constraint_positive()].
-#' @return A tensor handle while a step is recorded, otherwise the numeric value.
+#' @param names `NULL`, or element names for the parameter (a character vector for a
+#'   vector, a list of two for a matrix's dimnames), e.g. `colnames(X)`, used when it is
+#'   created. Names (or dimnames) of `init` are kept too. [summary.svi_fit()], [coef()] and
+#'   draws of sites whose distribution takes the parameter are labelled with them.
+#' @return A tensor handle while a step is recorded, otherwise the numeric value. Asking
+#'   for an existing parameter with an `init` of another shape is an error naming both
+#'   shapes (the stored value is not silently reused).
 #' @examples
 #' guide <- function() {
 #'   loc <- param("loc", 0)
@@ -89,10 +95,10 @@ check_obs <- function(obs, name, call = parent.frame()) {
 #'   sample_site("mu", dist_normal(loc, scale))
 #' }
 #' @export
-param <- function(name, init = NULL, constraint = constraint_real()) {
+param <- function(name, init = NULL, constraint = constraint_real(), names = NULL) {
   # an existing parameter first met in this step, under handlers the C++ walk knows: one C++ call
   # (the default, constraint_real(), read directly: one R call less per parameter and step)
-  h <- .Call(`_svi_cpp_param_plain`, name,
+  h <- .Call(`_svi_cpp_param_plain`, name, init,
              if (missing(constraint)) fixed_constraints$real else constraint, .svi)
   if (!is.null(h)) return(h)
   if (!is.character(name) || length(name) != 1L || is.na(name) || !nzchar(name)) {
@@ -103,7 +109,7 @@ param <- function(name, init = NULL, constraint = constraint_real()) {
   }
   ctx <- .svi$ctx
   store <- if (is.null(ctx)) .svi$default_store else ctx$store
-  value <- store_param(store, name, init, constraint)
+  value <- store_param(store, name, init, constraint, names = names)
   stack <- .svi$stack
   if (length(stack)) {
     msg <- list(type = "param", name = name, value = value, infer = list(), done = TRUE,

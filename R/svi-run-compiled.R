@@ -16,11 +16,23 @@ optim_has_schedule <- function(opt) {
 compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience, min_delta,
                               stretch = 100L) {
   if (!is.null(log_every)) stretch <- min(stretch, log_every)
+  stat <- run$stat
+  if (!is.null(stat)) stretch <- 1L   # the stationarity test needs the iterates of every step
   i <- 0L
   while (i < num_steps) {
-    n <- min(stretch, num_steps - i)
-    losses <- tryCatch(compiled_steps(s, args, n),
-                       interrupt = function(e) structure(numeric(0), interrupted = TRUE))
+    # the recording steps one at a time, so an interrupt in one keeps the steps before it
+    n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
+    # an error part-way through a stretch goes back to its start (single steps write their
+    # state back only when they complete)
+    snap <- if (n > 1L) svi_snapshot(s) else NULL
+    losses <- tryCatch(step_context(run, compiled_steps(s, args, n)),
+                       interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),
+                       error = function(e) structure(numeric(0), failed = TRUE))
+    # (an interrupt inside the C++ replay returns the losses of the steps it completed)
+    if (isTRUE(attr(losses, "failed")) || isTRUE(attr(losses, "in_r"))) {
+      if (!is.null(snap)) suspendInterrupts(svi_restore(s, snap))
+      if (isTRUE(attr(losses, "failed"))) return("error")
+    }
     stop <- FALSE
     for (l in losses) {   # every step of the stretch ran, so every one is recorded
       i <- i + 1L
@@ -31,6 +43,10 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
     if (!is.null(bar) && i > 0L) progress_bar_update(bar, run, i)
     if (isTRUE(attr(losses, "interrupted"))) return("interrupt")
     if (stop) return("patience")
+    if (!is.null(stat) && length(losses)) {
+      stationary_record(run, s)
+      if (stationary_check(run, i)) return("num_steps")
+    }
   }
   "num_steps"
 }

@@ -9,10 +9,34 @@
 #' loss[t]`, debiased as `m[t] / (1 - smoothing^t)` so that early values are not pulled
 #' towards zero. Non-finite losses (skipped steps) leave it unchanged.
 #'
-#' **Progress.** In an interactive session a progress bar shows the smoothed loss, the
-#' step rate and the estimated time left. When the session is not interactive, or inside
-#' knitr, the bar is replaced by a line every `log_every` steps (by default about ten lines
-#' per run). `progress = FALSE` silences both unless `log_every` is given.
+#' **Progress.** One display per run. In an interactive console a progress bar, updated in
+#' place, shows the smoothed loss, the step rate and the estimated time left, and is
+#' replaced by a one-line result at the end. Elsewhere (knitr documents, `Rscript`) the run
+#' prints that one line (a message) when it ends. `progress = FALSE` silences both. With
+#' `log_every`, a line is also printed every `log_every` steps.
+#'
+#' **Stationarity stop.** With `stop = "stationary"`, the run watches the iterates of the
+#' (unconstrained) parameters: every `check_every` steps, once `min_window` steps have run,
+#' it computes the split-R-hat of each parameter over five trailing windows (from
+#' `min_window` steps to 95 % of the run) and calls the iterates stationary when some
+#' window's largest R-hat is at most `rhat` (the longest such window is taken). From then on it averages the iterates of that
+#' window, which grows with the run (Polyak-Ruppert averaging), and stops when the Monte
+#' Carlo standard error of every average (from the effective sample size of its iterates) is
+#' at most `mcse`, on the unconstrained scale: the log scale for positive parameters, where
+#' the default 0.02 means 2 %, and the parameter's own units for real ones. The fit's
+#' parameters (and the svi object's) are then the averages; `fit$convergence` records the
+#' status (`"converged"`, `"stationary"` (but not yet precise), `"not_stationary"` or
+#' `"diverging"`), the step from which the iterates were stationary, the window, the
+#' R-hat and the MCSE, and `print(fit)` shows it. Not converging within `num_steps` is a
+#' warning, not an error. The settings (after Dhaka et al. 2020) are a list, by default
+#' `stationary = list(min_window = 100, check_every = 10, rhat = 1.1, mcse = 0.02)`;
+#' `patience` still applies. A compiled svi object then runs its steps one at a time (the
+#' test needs every iterate).
+#'
+#' **A failing step.** When a step fails with an error (e.g. a distribution's parameter out
+#' of range), the run stops, warns with the step number, the site and the error, and
+#' returns the fit up to the last step that succeeded (`stop_reason = "error"`; `fit$error`
+#' holds the condition, the step and the site).
 #'
 #' **Early stopping.** With `patience`, the run stops once the monitored loss has not
 #' improved on its best value by more than `min_delta` for `patience` consecutive steps.
@@ -47,6 +71,10 @@
 #'   monitor [evaluate_loss()] for early stopping.
 #' @param callback `NULL` or a function of one argument called after every step; it stops
 #'   the run by returning `FALSE`.
+#' @param stop `"num_steps"` (run `num_steps` steps, or until `patience` stops it) or
+#'   `"stationary"` (also stop once the iterates have converged; see Details).
+#' @param stationary A list of settings for `stop = "stationary"`: `min_window`,
+#'   `check_every`, `rhat`, `mcse` (see Details).
 #' @return An object of class `svi_fit`; see [print.svi_fit()].
 #' @seealso [svi()], [summary.svi_fit()], [posterior_draws()], [predictive()].
 #' @examples
@@ -67,9 +95,13 @@
 #' # stop once the smoothed loss has not improved for 50 steps
 #' fit <- svi_run(s, y, num_steps = 5000, patience = 50, min_delta = 0.01)
 #' fit$stop_reason
+#' # stop once the iterates are stationary and their average is precise
+#' fit <- svi_run(svi(model, guide, adam(lr = 0.05)), y, num_steps = 5000, stop = "stationary")
+#' fit$convergence$status
 #' @export
 svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_every = NULL,
-                    patience = NULL, min_delta = 0, validation = NULL, callback = NULL) {
+                    patience = NULL, min_delta = 0, validation = NULL, callback = NULL,
+                    stop = c("num_steps", "stationary"), stationary = list()) {
   prev <- NULL
   if (inherits(s, "svi_fit")) {
     prev <- s
@@ -96,11 +128,18 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
     cli::cli_abort("{.arg callback} must be a function or {.code NULL}, not {.obj_type_friendly {callback}}.")
   }
 
+  if (identical(stop, c("num_steps", "stationary"))) stop <- "num_steps"
+  if (!is.character(stop) || length(stop) != 1L || !stop %in% c("num_steps", "stationary")) {
+    cli::cli_abort('{.arg stop} must be {.val num_steps} or {.val stationary}, not {.obj_type_friendly {stop}}{if (is.character(stop) && length(stop) == 1L) paste0(" (", stop, ")")}.')
+  }
+  stat <- if (stop == "stationary") stationary_settings(stationary) else NULL
+
+  # one display per run: a bar updated in place in a console; elsewhere (knitr, Rscript) one
+  # line at the end, and log lines only when asked for with log_every
   show_bar <- progress && svi_is_interactive() && !svi_in_knitr()
-  if (is.null(log_every) && progress && !show_bar) log_every <- auto_log_every(num_steps)
   run <- new_run_state(num_steps, smoothing, prev, has_validation = !is.null(validation))
+  run$stat <- stat
   bar <- if (show_bar) new_progress_bar(num_steps) else NULL
-  if (!is.null(bar)) on.exit(cli::cli_progress_done(id = bar$id, .envir = bar), add = TRUE)
 
   start <- proc.time()[["elapsed"]]
   stop_reason <- if (compiled_run_ok(s, validation, callback)) {
@@ -116,8 +155,15 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   if (!is.null(log_every) && n > 0L && (run$offset + n) %% log_every != 0L) {
     run_log_line(run, n, num_steps)   # the last step, when it was not logged
   }
+  convergence <- if (is.null(stat)) NULL else stationary_finish(s, run, stop_reason)
+  if (identical(convergence$status, "converged") && identical(stop_reason, "num_steps")) {
+    stop_reason <- "stationary"
+  }
   fit <- new_svi_fit(s, args, run, elapsed, stop_reason, num_steps, patience, min_delta, prev)
-  announce_stop(fit, verbose = show_bar || !is.null(log_every))
+  fit$convergence <- convergence
+  fit$error <- run$error
+  if (!is.null(bar)) progress_bar_done(bar, fit)
+  announce_stop(fit, line = progress && !show_bar)
   fit
 }
 
@@ -128,13 +174,15 @@ dynamic_run_loop <- function(s, args, num_steps, run, bar, log_every, patience, 
                              validation, callback) {
   schedules <- has_schedules(s)
   snap <- svi_snapshot(s)
-  reason <- tryCatch({
+  stat <- run$stat
+  reason <- tryCatch(step_context(run, {
     for (i in seq_len(num_steps)) {
       loss <- do.call(svi_step, c(list(s), args))
       val <- if (is.null(validation)) NULL else do.call(evaluate_loss, c(list(s), validation))
       suspendInterrupts({
         if (schedules) optim_schedule_step(s$optim, s$optim_state)
         run_record(run, i, loss, val)
+        if (!is.null(stat)) stationary_record(run, s)
         snap <- svi_snapshot(s)
       })
       if (!is.null(bar)) progress_bar_update(bar, run, i)
@@ -142,12 +190,39 @@ dynamic_run_loop <- function(s, args, num_steps, run, bar, log_every, patience, 
       if (!is.null(patience) && run_patience_exhausted(run, i, patience, min_delta)) {
         return("patience")
       }
+      if (!is.null(stat) && stationary_check(run, i)) return("num_steps")
       if (!is.null(callback) && isFALSE(callback(callback_info(run, i, s)))) return("callback")
     }
     "num_steps"
-  }, interrupt = function(e) "interrupt")
-  if (identical(reason, "interrupt")) suspendInterrupts(svi_restore(s, snap))
+  }), interrupt = function(e) "interrupt", error = function(e) "error")
+  if (reason %in% c("interrupt", "error")) suspendInterrupts(svi_restore(s, snap))
   reason
+}
+
+# Evaluates the loop `expr`; an error in a step is recorded in `run$error` (with the site it
+# happened at and the step number, found on the call stack before it unwinds) and re-raised
+# for the loop's handler.
+step_context <- function(run, expr) {
+  withCallingHandlers(expr, error = function(e) {
+    if (is.null(run$error)) {
+      run$error <- list(condition = e, step = run$offset + run$n + 1L, site = error_site())
+    }
+  })
+}
+
+# The innermost sample_site() or param() on the call stack, and its site name.
+error_site <- function() {
+  fns <- list(sample = sample_site, param = param)
+  for (i in rev(seq_len(sys.nframe()))) {
+    f <- sys.function(i)
+    for (kind in names(fns)) {
+      if (identical(f, fns[[kind]])) {
+        nm <- tryCatch(get("name", envir = sys.frame(i)), error = function(e) NULL)
+        if (is.character(nm) && length(nm) == 1L) return(list(kind = kind, name = nm))
+      }
+    }
+  }
+  NULL
 }
 
 # --- bookkeeping ------------------------------------------------------------------------
@@ -242,14 +317,6 @@ svi_is_interactive <- function() {
 
 svi_in_knitr <- function() isTRUE(getOption("knitr.in.progress"))
 
-# About ten lines per run, at round step counts (1, 2 or 5 times a power of ten).
-auto_log_every <- function(num_steps) {
-  raw <- max(1, num_steps / 10)
-  p <- 10^floor(log10(raw))
-  nice <- c(1, 2, 5, 10) * p
-  as.integer(nice[nice >= raw][1])
-}
-
 run_fmt_loss <- function(x) {
   if (is.null(x)) return("")
   out <- formatC(x, digits = 6, format = "g", flag = "")
@@ -268,18 +335,18 @@ run_log_line <- function(run, i, num_steps) {
 }
 
 # The bar's format is evaluated in `bar` (an environment holding the loss text); it is
-# closed explicitly by svi_run(), also on error.
+# closed by svi_run() with a one-line result, or by cli when the run fails.
 new_progress_bar <- function(num_steps) {
   bar <- new.env(parent = baseenv())
   bar$loss <- "..."
   bar$last <- -Inf
+  bar$done <- ""
   bar$id <- cli::cli_progress_bar(
     total = num_steps,
     format = paste0("{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {loss} | ",
                     "{cli::pb_rate} | {cli::pb_eta_str}"),
-    format_done = "{cli::pb_total} steps | loss {loss} | {cli::pb_elapsed}",
+    format_done = "{done}",
     clear = FALSE,
-    .auto_close = FALSE,
     .envir = bar
   )
   bar
@@ -294,16 +361,51 @@ progress_bar_update <- function(bar, run, i) {
   cli::cli_progress_update(id = bar$id, set = i, .envir = bar)
 }
 
-announce_stop <- function(fit, verbose) {
+progress_bar_done <- function(bar, fit) {
+  bar$done <- run_summary_line(fit)
+  cli::cli_progress_done(id = bar$id, .envir = bar)
+}
+
+# The one line a run prints when it is not shown as a bar.
+run_summary_line <- function(fit) {
+  n <- fit$run_steps
+  txt <- paste0("svi_run: ", n, " step", if (n != 1L) "s", " in ",
+                format(round(fit$time_run, 2), nsmall = 2), " s, smoothed loss ",
+                run_fmt_loss(fit_last_finite(fit$smoothed_loss)))
+  if (!is.null(fit$validation_loss)) {
+    txt <- paste0(txt, ", validation ", run_fmt_loss(fit_last_finite(fit$smoothed_validation_loss)))
+  }
+  extra <- c(if (!identical(fit$stop_reason, "num_steps")) stop_reason_text(fit),
+             if (!is.null(fit$convergence)) convergence_text(fit$convergence))
+  paste0(txt, if (length(extra)) paste0(". ", paste(unique(extra), collapse = " ")))
+}
+
+announce_stop <- function(fit, line) {
   reason <- fit$stop_reason
+  if (line) message(run_summary_line(fit))
   if (identical(reason, "interrupt")) {
     cli::cli_inform(c(
       "!" = "Interrupted after step {fit$stopped_at}.",
       i = "Returning the fit so far; parameters and optimizer state are those after step {fit$stopped_at}."
     ))
-  } else if (verbose && !identical(reason, "num_steps")) {
-    cli::cli_inform(stop_reason_text(fit))
+  } else if (identical(reason, "error")) {
+    cli::cli_warn(c(step_error_text(fit$error),
+      i = "Returning the fit up to step {fit$stopped_at}, the last step that succeeded."
+    ))
   }
+  conv <- fit$convergence
+  if (!is.null(conv) && !identical(conv$status, "converged") && reason %in% c("num_steps", "patience")) {
+    cli::cli_warn(c("{.fn svi_run} did not converge in {fit$run_steps} steps: {convergence_text(conv)}",
+                    i = "Run more steps (continue with {.code svi_run(fit, num_steps = ...)}) or lower the learning rate."))
+  }
+}
+
+# "Step 6 failed at sample site "r": `rate` of dist_gamma() must be positive ..."
+step_error_text <- function(err) {
+  where <- if (is.null(err$site)) "" else
+    paste0(" at ", if (err$site$kind == "sample") "sample site" else "param", " {.val ", err$site$name, "}")
+  msg <- gsub("}", "}}", gsub("{", "{{", conditionMessage(err$condition), fixed = TRUE), fixed = TRUE)
+  c(paste0("Step ", err$step, " failed", where, ":"), x = msg)
 }
 
 stop_reason_text <- function(fit) {
@@ -313,8 +415,10 @@ stop_reason_text <- function(fit) {
     patience = paste0("Stopped early at step ", fit$stopped_at, ": the ", what,
                       " did not improve by more than ", format(fit$min_delta), " for ",
                       fit$patience, " steps."),
+    stationary = paste0("Stopped at step ", fit$stopped_at, ": converged."),
     callback = paste0("Stopped by the callback at step ", fit$stopped_at, "."),
-    interrupt = paste0("Interrupted after step ", fit$stopped_at, ".")
+    interrupt = paste0("Interrupted after step ", fit$stopped_at, "."),
+    error = paste0("Stopped by an error in step ", fit$stopped_at + 1L, ".")
   )
 }
 

@@ -468,14 +468,15 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_param_plain
-SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state);
-RcppExport SEXP _svi_cpp_param_plain(SEXP nameSEXP, SEXP constraintSEXP, SEXP stateSEXP) {
+SEXP cpp_param_plain(SEXP name, SEXP init, SEXP constraint, SEXP state);
+RcppExport SEXP _svi_cpp_param_plain(SEXP nameSEXP, SEXP initSEXP, SEXP constraintSEXP, SEXP stateSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type name(nameSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type init(initSEXP);
     Rcpp::traits::input_parameter< SEXP >::type constraint(constraintSEXP);
     Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_param_plain(name, constraint, state));
+    rcpp_result_gen = Rcpp::wrap(cpp_param_plain(name, init, constraint, state));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -835,7 +836,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_optim_schedule_lr", (DL_FUNC) &_svi_cpp_optim_schedule_lr, 6},
     {"_svi_cpp_optim_apply", (DL_FUNC) &_svi_cpp_optim_apply, 4},
     {"_svi_cpp_sample_site", (DL_FUNC) &_svi_cpp_sample_site, 5},
-    {"_svi_cpp_param_plain", (DL_FUNC) &_svi_cpp_param_plain, 3},
+    {"_svi_cpp_param_plain", (DL_FUNC) &_svi_cpp_param_plain, 4},
     {"_svi_cpp_plate_enter", (DL_FUNC) &_svi_cpp_plate_enter, 6},
     {"_svi_cpp_plate_exit", (DL_FUNC) &_svi_cpp_plate_exit, 2},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},

@@ -358,13 +358,28 @@ SEXP cpp_sample_site(SEXP name, SEXP dist, SEXP obs, SEXP infer, SEXP state) {
   return out == R_NilValue ? R_NilValue : VECTOR_ELT(out, kValue);
 }
 
+// An init of another shape than the stored value (a parameter created again with a new
+// shape) is R's to report; a NULL init or a function cannot be checked here.
+static bool same_shape_init(SEXP init, SEXP u) {
+  const int t = TYPEOF(init);
+  if (t != REALSXP && t != INTSXP && t != LGLSXP) return true;
+  if (Rf_xlength(init) != Rf_xlength(u)) return false;
+  SEXP a = Rf_getAttrib(init, R_DimSymbol), b = Rf_getAttrib(u, R_DimSymbol);
+  if (a == R_NilValue || b == R_NilValue) return a == b;
+  if (Rf_length(a) != Rf_length(b)) return false;
+  for (int k = 0; k < Rf_length(a); ++k)
+    if (INTEGER(a)[k] != INTEGER(b)[k]) return false;
+  return true;
+}
+
 // param(name, init, constraint) in one call for a parameter that exists in the step's store,
 // first met in this step, when the stack allows the C++ walk and its constraint is the identity
 // or positive: its Input leaf, the constraint's transform, the step context's leaves and
 // handles, and the message in every trace -- what store_param() and param() record. Returns
-// the handle, or NULL for R's path (new parameters, repeated calls, other constraints).
+// the handle, or NULL for R's path (new parameters, repeated calls, other constraints, an init
+// of another shape).
 // [[Rcpp::export(rng = false)]]
-SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
+SEXP cpp_param_plain(SEXP name, SEXP init, SEXP constraint, SEXP state) {
   if (!is_site_name(name) || !Rf_inherits(constraint, "svi_constraint")) return R_NilValue;
   SEXP stack = plain_walk_stack(state);
   if (stack == R_NilValue) return R_NilValue;
@@ -387,6 +402,7 @@ SEXP cpp_param_plain(SEXP name, SEXP constraint, SEXP state) {
   if (k != svi::transform::Real && k != svi::transform::Positive) return R_NilValue;
   const svi::Shape s = shape_of(u);
   if (first_nan(REAL(u), s.n) >= 0) return R_NilValue;   // cpp_tape_input()'s error, from R
+  if (!same_shape_init(init, u)) return R_NilValue;      // R's error naming both shapes
   const int leaf_idx = g.tape.leaf(svi::Leaf::Input, REAL(u), s);
   SEXP leaf = PROTECT(make_handle(g, leaf_idx));
   SEXP h = k == svi::transform::Real

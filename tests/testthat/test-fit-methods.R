@@ -61,7 +61,7 @@ test_that("summary lists vector and matrix sites element by element, and truncat
   expect_identical(sm$params$variable, c("w_loc[1]", "w_loc[2]", "w_loc[3]",
                                          "z_loc[1,1]", "z_loc[2,1]", "z_loc[1,2]", "z_loc[2,2]"))
   expect_equal(sm$latent$mean, as.vector(c(params(fit)$w_loc, params(fit)$z_loc)), tolerance = 0.05)
-  out <- capture.output(print(sm, max_rows = 3))
+  out <- capture.output(print(sm, n = 3))
   expect_true(any(grepl("... and 4 more rows", out, fixed = TRUE)))
 })
 
