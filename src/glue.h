@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 #include <svi/tape.hpp>
+#include <svi/dist/family.hpp>
+#include <svi/transform_kind.hpp>
 
 namespace glue {
 
@@ -60,6 +62,14 @@ bool value_shape(SEXP x, svi::Shape& s);
 SEXP to_r(const svi::Shape& s, const double* v);
 
 [[noreturn]] void fail(const std::string& msg);
+
+// The core's distribution family by name. Defined in glue_dist.cpp, the one glue file that
+// compiles the registry (every family's ops), so that others need not.
+const svi::dist::Family& dist_family(const char* name);
+
+// svi::transform::apply (kind: svi::transform::Kind; dir 0 forward, 1 inverse, 2 log |det J|),
+// defined in glue_transforms.cpp, the one glue file that compiles the transforms.
+int transform_apply(svi::Tape& t, int kind, int dir, int x, double a, double b);
 
 // One draw of a distribution's batch shape (see cpp_dist_sample); R's RNG state must be held.
 SEXP dist_draw_value(const char* family, SEXP params, bool reparam, bool record);

@@ -72,6 +72,8 @@ SEXP cpp_dist_sample(std::string family, Rcpp::List params, int reps, bool repar
 }
 
 namespace glue {
+
+const svi::dist::Family& dist_family(const char* name) { return svi::dist::family(name); }
 // One draw of the batch shape, as cpp_dist_sample(family, params, 0, reparam, record); the
 // caller holds R's RNG state (GetRNGstate/PutRNGstate).
 SEXP dist_draw_value(const char* family, SEXP params, bool reparam, bool record) {

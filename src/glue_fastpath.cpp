@@ -6,7 +6,6 @@
 #include "glue.h"
 #include <svi/ops/arith.hpp>
 #include <svi/ops/reduce.hpp>
-#include <svi/dist/dist.hpp>
 #include "r_list.h"
 #include <cmath>
 #include <cstring>
@@ -205,7 +204,7 @@ GlueTape* site_fast_tape(SEXP site) {
   SEXP scale = f["scale"];
   if (TYPEOF(scale) != REALSXP || Rf_xlength(scale) != 1) return nullptr;
   if (TYPEOF(f["batch"]) != INTSXP) return nullptr;
-  if (Rf_xlength(d) != svi::dist::family(CHAR(STRING_ELT(fam, 0))).nparams) return nullptr;
+  if (Rf_xlength(d) != dist_family(CHAR(STRING_ELT(fam, 0))).nparams) return nullptr;
   SEXP x = f["value"];
   if (is_handle(x)) return &handle_tape(x);
   for (R_xlen_t k = 0; k < Rf_xlength(d); ++k)
@@ -220,7 +219,7 @@ int site_lp(GlueTape& g, SEXP site, bool& simple) {
   static SEXP family_sym = Rf_install("svi_family");
   Fields fs(site);
   SEXP d = fs["fn"];
-  const svi::dist::Family& f = svi::dist::family(CHAR(STRING_ELT(Rf_getAttrib(d, family_sym), 0)));
+  const svi::dist::Family& f = dist_family(CHAR(STRING_ELT(Rf_getAttrib(d, family_sym), 0)));
   int ins[16];
   if (f.nparams + 1 > 16) fail("internal: too many distribution parameters");
   ins[0] = as_node(g, fs["value"], "the value");

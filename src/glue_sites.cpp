@@ -4,7 +4,6 @@
 // and the checks that explain bad input -- whenever these return NULL. Nothing is drawn or
 // recorded before a NULL.
 #include "glue.h"
-#include <svi/transforms.hpp>
 #include "r_list.h"
 #include <cmath>
 #include <climits>
@@ -407,7 +406,7 @@ SEXP cpp_param_plain(SEXP name, SEXP init, SEXP constraint, SEXP state) {
   SEXP leaf = PROTECT(make_handle(g, leaf_idx));
   SEXP h = k == svi::transform::Real
                ? leaf
-               : make_handle(g, svi::transform::apply(g.tape, k, 0, leaf_idx, 0, 0));
+               : make_handle(g, transform_apply(g.tape, k, 0, leaf_idx, 0, 0));
   PROTECT(h);
   append_binding(ctx, y.leaves, STRING_ELT(name, 0), leaf);
   append_binding(ctx, y.handles, STRING_ELT(name, 0), h);

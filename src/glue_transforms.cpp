@@ -5,6 +5,10 @@
 
 using namespace glue;
 
+int glue::transform_apply(svi::Tape& t, int kind, int dir, int x, double a, double b) {
+  return svi::transform::apply(t, kind, dir, x, a, b);
+}
+
 // [[Rcpp::export(rng = false)]]
 SEXP cpp_transform(int kind, int dir, SEXP x, double a, double b) {
   if (is_handle(x)) {

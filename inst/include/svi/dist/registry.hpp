@@ -4,22 +4,13 @@
 #include <cstring>
 #include <string>
 #include "common.hpp"
+#include "family.hpp"
 #include "continuous.hpp"
 #include "discrete.hpp"
 #include "multivariate.hpp"
 
 namespace svi {
 namespace dist {
-
-struct Family {
-  const char* name;
-  int nparams;
-  // ins = {value, params...}
-  int (*log_prob)(Tape&, const int* ins);
-  // ins = {params...}; reps: 0 for one draw of the batch, else draws along a leading dim
-  int (*sample)(Tape&, const int* ins, int reps, bool reparam);
-  bool reparam;  // whether draws can carry gradients at all
-};
 
 template <class D, class = void>
 struct HasLpPrepare : std::false_type {};
