@@ -66,9 +66,12 @@ draw_source <- function(s, args, call = parent.frame()) {
 # value is a plain numeric.
 with_plain_ctx <- function(store, expr) {
   old <- .svi$ctx
-  .svi$ctx <- new_ctx(store, tape = NULL)
-  on.exit(.svi$ctx <- old, add = TRUE)
-  expr
+  ctx <- new_ctx(store, tape = NULL)
+  on.exit(.svi$ctx <- old, add = TRUE)   # registered first: no interrupt can fall in between
+  .svi$ctx <- ctx
+  out <- expr
+  .svi$ctx <- old   # also in the body (see "Interrupt safety" in R/handlers.R)
+  out
 }
 
 guide_runs <- function(guide, args, store, num_samples, call = parent.frame()) {
