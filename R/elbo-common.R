@@ -215,9 +215,5 @@ print.svi_elbo <- function(x, ...) {
 }
 
 check_particles <- function(num_particles, call = parent.frame()) {
-  if (!is.numeric(num_particles) || length(num_particles) != 1L || is.na(num_particles) ||
-      num_particles < 1 || num_particles != round(num_particles)) {
-    cli::cli_abort("{.arg num_particles} must be a positive whole number.", call = call)
-  }
-  as.integer(num_particles)
+  check_count(num_particles, "num_particles", min = 1, max = 1e6, call = call)
 }

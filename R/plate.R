@@ -37,18 +37,18 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
     return(out)
   }
   check_site_name(name, "plate")
-  if (!is.numeric(size) || length(size) != 1L || is.na(size) || size != round(size) || size < 0) {
-    cli::cli_abort("{.arg size} of plate {.val {name}} must be a whole number, not {.val {format(size)}}.")
+  if (identical(size, 0) || identical(size, 0L)) {
+    cli::cli_abort("{.arg size} of plate {.val {name}} cannot be zero.")
   }
-  if (size == 0) cli::cli_abort("{.arg size} of plate {.val {name}} cannot be zero.")
+  where <- paste0(" of plate \"", name, "\"")
+  size <- check_count(size, "size", where = where)
   if (!is.function(fn)) cli::cli_abort("{.arg fn} of plate {.val {name}} must be a function of the indices.")
   if (!is.null(subsample_size)) {
-    ok <- is.numeric(subsample_size) && length(subsample_size) == 1L && !is.na(subsample_size) &&
-      subsample_size == round(subsample_size) && subsample_size >= 1
-    if (!ok) cli::cli_abort("{.arg subsample_size} of plate {.val {name}} must be a positive whole number.")
+    subsample_size <- check_count(subsample_size, "subsample_size", where = where)
   }
   if (!is.null(subsample)) {
-    if (!is.numeric(subsample) || anyNA(subsample) || any(subsample < 1 | subsample > size) ||
+    if (!is.numeric(subsample) || is.object(subsample) || length(subsample) > size ||
+        anyNA(subsample) || any(subsample < 1 | subsample > size) ||
         any(subsample != round(subsample))) {
       cli::cli_abort("{.arg subsample} of plate {.val {name}} must hold indices between 1 and {size}.")
     }

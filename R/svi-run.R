@@ -70,6 +70,10 @@
 #' @export
 svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_every = NULL,
                     patience = NULL, min_delta = 0, validation = NULL, callback = NULL) {
+  # counts: finite whole numbers in range, checked first (R/check-args.R)
+  if (!missing(num_steps)) check_count(num_steps, "num_steps")
+  if (!is.null(log_every)) check_count(log_every, "log_every")
+  if (!is.null(patience)) check_count(patience, "patience")
   prev <- NULL
   if (inherits(s, "svi_fit")) {
     prev <- s

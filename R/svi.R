@@ -216,6 +216,9 @@ elbo_loss_and_grads <- function(loss, model, guide, ..., store = NULL) {
   check_fn(model)
   check_fn(guide)
   if (is.null(store)) store <- new_param_store()
+  if (!inherits(store, "svi_param_store")) {
+    cli::cli_abort("{.arg store} must be a parameter store (e.g. {.code s$store}) or {.code NULL}, not {.obj_type_friendly {store}}.")
+  }
   tape <- .Call(`_svi_cpp_tape_new`)
   res <- run_elbo(loss, model, guide, list(...), store, tape, training = TRUE)
   grads <- lapply(names(res$grads), function(nm) {
