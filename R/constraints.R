@@ -88,6 +88,7 @@ NULL
 #' @export
 constraint_real <- function(event_dim = 0L) {
   if (identical(event_dim, 0L) || identical(event_dim, 0)) return(fixed_constraints$real)
+  event_dim <- check_count(event_dim, "event_dim", min = 0, max = 8)
   new_constraint("real", tk$real, event_dim = event_dim)
 }
 

@@ -43,7 +43,7 @@
 #' @export
 posterior_draws <- function(s, ..., num_samples = 1000) {
   src <- draw_source(s, list(...))
-  num_samples <- check_run_count(num_samples, "num_samples")
+  num_samples <- check_count(num_samples, "num_samples")
   runs <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
   stack_draws(lapply(runs, latent_values), num_samples, "guide")
 }
