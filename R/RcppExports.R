@@ -97,8 +97,8 @@ cpp_lean_model <- function(step, state) {
     invisible(.Call(`_svi_cpp_lean_model`, step, state))
 }
 
-cpp_lean_end <- function(step, state, tape) {
-    invisible(.Call(`_svi_cpp_lean_end`, step, state, tape))
+cpp_lean_end <- function(old_warned, state, tape) {
+    invisible(.Call(`_svi_cpp_lean_end`, old_warned, state, tape))
 }
 
 cpp_tensor_ops <- function(op, e1, e2) {
@@ -165,8 +165,8 @@ cpp_plate_enter <- function(name, size, fn, subsample_size, subsample, state) {
     .Call(`_svi_cpp_plate_enter`, name, size, fn, subsample_size, subsample, state)
 }
 
-cpp_plate_exit <- function(saved, state) {
-    invisible(.Call(`_svi_cpp_plate_exit`, saved, state))
+cpp_plate_exit <- function(frames, batch, scale, state) {
+    invisible(.Call(`_svi_cpp_plate_exit`, frames, batch, scale, state))
 }
 
 cpp_tape_valid <- function(xp) {

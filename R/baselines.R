@@ -53,10 +53,8 @@ NULL
 #' @rdname baselines
 #' @export
 baseline_decaying_avg <- function(beta = 0.90) {
-  if (!is.numeric(beta) || length(beta) != 1L || is.na(beta) || beta < 0 || beta >= 1) {
-    cli::cli_abort("{.arg beta} must be a number in [0, 1), not {.val {format(beta)}}.")
-  }
-  new_baseline(decay = TRUE, beta = as.double(beta))
+  beta <- check_number(beta, "beta", min = 0, max = 1, max_open = TRUE)
+  new_baseline(decay = TRUE, beta = beta)
 }
 
 #' @rdname baselines

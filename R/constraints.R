@@ -91,6 +91,7 @@ NULL
 #' @export
 constraint_real <- function(event_dim = 0L) {
   if (identical(event_dim, 0L) || identical(event_dim, 0)) return(fixed_constraints$real)
+  event_dim <- check_count(event_dim, "event_dim", min = 0, max = 8)
   new_constraint("real", tk$real, event_dim = event_dim)
 }
 
@@ -234,10 +235,23 @@ constraint_forward <- function(c, x) {
   transform_apply(c, x, 0L)
 }
 
+elementwise_constraints <- c("real", "positive", "softplus_positive", "greater_than", "less_than",
+                             "unit_interval", "interval")
+
 #' @rdname constraints
 #' @export
 constraint_inverse <- function(c, y) {
   check_constraint(c)
+  # outside the support the inverse is NaN or a wrong number (unit_interval of 2): an error.
+  # (Elementwise constraints only: the matrix ones read part of `y`, e.g. a lower triangle.)
+  if ((is.numeric(y) || is.logical(y)) && !is.object(y) && length(y) &&
+      sub("^svi_constraint_", "", class(c)[1]) %in% elementwise_constraints &&
+      !isTRUE(constraint_check(c, y))) {
+    cli::cli_abort(c(
+      "{.arg y} is outside the support of {constraint_name(c)}, so it has no unconstrained value.",
+      x = "It is {format_value(y)}."
+    ))
+  }
   transform_apply(c, y, 1L)
 }
 

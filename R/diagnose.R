@@ -68,9 +68,9 @@
 #' @export
 svi_diagnose <- function(fit, ..., num_samples = 1000, per_parameter = TRUE, num_samples_param = 1000) {
   src <- draw_source(fit, list(...))
-  num_samples <- check_run_count(num_samples, "num_samples")
-  check_run_flag(per_parameter, "per_parameter")
-  num_samples_param <- check_run_count(num_samples_param, "num_samples_param")
+  num_samples <- check_count(num_samples, "num_samples")
+  check_flag(per_parameter, "per_parameter")
+  num_samples_param <- check_count(num_samples_param, "num_samples_param")
   if (num_samples < 10L) cli::cli_abort("{.arg num_samples} must be at least 10 for PSIS, not {num_samples}.")
   backend <- psis_backend()
   if (is.null(backend)) cli::cli_abort(psis_missing_message())

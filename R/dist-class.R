@@ -155,10 +155,7 @@ dist_sample <- function(d, n = NULL) {
   if (is.null(n)) {
     reps <- 0L
   } else {
-    if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 1 || n != round(n)) {
-      cli::cli_abort("{.arg n} must be a positive whole number or {.code NULL}.")
-    }
-    reps <- as.integer(n)
+    reps <- check_count(n, "n")
   }
   dist_draw_impl(d, reps, record = FALSE)
 }

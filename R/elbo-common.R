@@ -130,8 +130,8 @@ new_ctx <- function(store, tape, compile = FALSE) {
 run_elbo <- function(loss, model, guide, args, store, tape, training, compile = FALSE) {
   ctx <- new_ctx(store, tape, compile)
   old <- .svi$ctx
-  if (!is.null(tape)) .Call(`_svi_cpp_tape_start`, tape)
-  .svi$ctx <- ctx
+  # the guard first: the context and the tape's recording are undone whatever interrupts
+  # (freezing or stopping a tape that never started is fine)
   on.exit({
     .svi$ctx <- old
     # a compiled recording keeps its nodes and constants for replay
@@ -139,6 +139,8 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
       if (compile) .Call(`_svi_cpp_tape_freeze`, tape) else .Call(`_svi_cpp_tape_stop`, tape)
     }
   }, add = TRUE)
+  if (!is.null(tape)) .Call(`_svi_cpp_tape_start`, tape)
+  .svi$ctx <- ctx
   if (compile) args <- lapply(args, as_data_tensor, tape = tape)
   n <- .subset2(loss, "num_particles")
   extra <- elbo_handlers(loss, training = training)
@@ -155,6 +157,11 @@ run_elbo <- function(loss, model, guide, args, store, tape, training, compile = 
   }
   out <- elbo_result(ctx, elbo, surrogate, n)
   if (compile) out$program <- compiled_program(ctx, out$loss_node, out$surrogate_node, tape)
+  # the guard's reset, also in the body (see "Interrupt safety" in R/handlers.R)
+  .svi$ctx <- old
+  if (!is.null(tape)) {
+    if (compile) .Call(`_svi_cpp_tape_freeze`, tape) else .Call(`_svi_cpp_tape_stop`, tape)
+  }
   out
 }
 
@@ -208,9 +215,5 @@ print.svi_elbo <- function(x, ...) {
 }
 
 check_particles <- function(num_particles, call = parent.frame()) {
-  if (!is.numeric(num_particles) || length(num_particles) != 1L || is.na(num_particles) ||
-      num_particles < 1 || num_particles != round(num_particles)) {
-    cli::cli_abort("{.arg num_particles} must be a positive whole number.", call = call)
-  }
-  as.integer(num_particles)
+  check_count(num_particles, "num_particles", min = 1, max = 1e6, call = call)
 }

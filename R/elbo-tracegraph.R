@@ -173,12 +173,12 @@ tracegraph_costs <- function(model, guide, args = list(), store = new_param_stor
   tape <- .Call(`_svi_cpp_tape_new`)
   ctx <- new_ctx(store, tape)
   old <- .svi$ctx
-  .Call(`_svi_cpp_tape_start`, tape)
-  .svi$ctx <- ctx
   on.exit({
     .svi$ctx <- old
     .Call(`_svi_cpp_tape_stop`, tape)
   }, add = TRUE)
+  .Call(`_svi_cpp_tape_start`, tape)
+  .svi$ctx <- ctx
   extra <- elbo_handlers(tracegraph_elbo(), training = TRUE)
   tr <- with_handlers(extra(), importance_traces(model, guide, args))
   model_lp <- lapply(tr$model, site_log_prob)

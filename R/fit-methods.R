@@ -127,7 +127,7 @@ pp_check.svi_fit <- function(object, type = "dens_overlay", ndraws = 50, site = 
     cli::cli_abort(c("{.fn pp_check} needs the {.pkg bayesplot} package.",
                      i = "Install it with {.code install.packages(\"bayesplot\")}."))
   }
-  ndraws <- check_run_count(ndraws, "ndraws")
+  ndraws <- check_count(ndraws, "ndraws")
   site <- fit_observed_site(object, object$args, site)
   y <- as.vector(fit_observed_values(object, object$args)[[site]])
   pp <- predictive(object$svi$model, object, num_samples = ndraws, return_sites = site)

@@ -30,10 +30,7 @@
 #' @export
 gradient_variance <- function(s, ..., num_samples = 100) {
   check_svi(s)
-  if (!is.numeric(num_samples) || length(num_samples) != 1L || is.na(num_samples) ||
-      num_samples < 2 || num_samples != round(num_samples)) {
-    cli::cli_abort("{.arg num_samples} must be a whole number of at least 2, not {.val {format(num_samples)}}.")
-  }
+  num_samples <- check_count(num_samples, "num_samples", min = 2)
   args <- list(...)
   with_svi(s, {
     n <- 0L

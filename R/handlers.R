@@ -22,17 +22,28 @@ new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
   list(type = type, process = process, postprocess = postprocess, ...)
 }
 
+# Interrupt safety. Every change to this state is undone by a guard that exists before the
+# change: on.exit() is registered first, with a reset to values saved before. R checks for
+# interrupts as it starts evaluating an on.exit expression too, and an interrupt there skips
+# the rest of that expression; so the normal end of each guarded function does the same
+# reset in its body, where an interrupt still finds the guard (the reset is idempotent, and
+# the on.exit repeats it harmlessly). Updates that must change together are committed inside
+# suspendInterrupts() (commit_step(), the compiled write-back).
+
 # Runs `expr` with `h` pushed on the stack; the stack is restored even on error or interrupt.
 with_handler <- function(h, expr) {
   old <- .svi$stack
   old_plain <- .svi$plain
-  .svi$stack <- c(old, list(h))
-  .svi$plain <- old_plain && plain_handler(h)
   on.exit({
     .svi$stack <- old
     .svi$plain <- old_plain
   }, add = TRUE)
-  expr
+  .svi$stack <- c(old, list(h))
+  .svi$plain <- old_plain && plain_handler(h)
+  out <- expr
+  .svi$stack <- old
+  .svi$plain <- old_plain
+  out
 }
 
 # Runs `expr` with a list of handlers pushed, the first outermost.
@@ -41,13 +52,16 @@ with_handlers <- function(hs, expr) {
   old <- .svi$stack
   old_plain <- plain <- .svi$plain
   for (h in hs) plain <- plain && plain_handler(h)
-  .svi$stack <- c(old, hs)
-  .svi$plain <- plain
   on.exit({
     .svi$stack <- old
     .svi$plain <- old_plain
   }, add = TRUE)
-  expr
+  .svi$stack <- c(old, hs)
+  .svi$plain <- plain
+  out <- expr
+  .svi$stack <- old
+  .svi$plain <- old_plain
+  out
 }
 
 # Every site of every step passes through here, so it is written for speed: plain loops, and

@@ -169,14 +169,6 @@ check_num <- function(x, arg, range, call, null_ok = FALSE) {
   invisible(x)
 }
 
-check_flag <- function(x, arg, call) {
-  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    cli::cli_abort(c("{.arg {arg}} must be {.code TRUE} or {.code FALSE}.",
-                     x = "It is {bad_value(x)}."), call = call)
-  }
-  invisible(x)
-}
-
 bad_value <- function(x) {
   if (is.numeric(x) && length(x) >= 1L && length(x) <= 4L) {
     paste(vapply(x, format, "", digits = 15), collapse = ", ")

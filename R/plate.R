@@ -22,25 +22,33 @@
 #' }
 #' @export
 plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
+  # The guard that puts the frames back exists before anything changes them, so an error or
+  # interrupt at any point leaves them as they were (one C++ call: no interrupt inside it);
+  # the normal end does the same in the body (see "Interrupt safety" in R/handlers.R).
+  old_frames <- .svi$frames
+  old_batch <- .svi$batch
+  old_scale <- .svi$scale
+  on.exit(.Call(`_svi_cpp_plate_exit`, old_frames, old_batch, old_scale, .svi))
   # the usual case -- valid arguments, only handlers the C++ walk knows -- in one C++ call
   entered <- .Call(`_svi_cpp_plate_enter`, name, size, fn, subsample_size, subsample, .svi)
   if (!is.null(entered)) {
-    on.exit(.Call(`_svi_cpp_plate_exit`, entered, .svi))
-    return(fn(.subset2(entered, 1L)))
+    out <- fn(.subset2(entered, 1L))
+    .Call(`_svi_cpp_plate_exit`, old_frames, old_batch, old_scale, .svi)
+    return(out)
   }
   check_site_name(name, "plate")
-  if (!is.numeric(size) || length(size) != 1L || is.na(size) || size != round(size) || size < 0) {
-    cli::cli_abort("{.arg size} of plate {.val {name}} must be a whole number, not {.val {format(size)}}.")
+  if (identical(size, 0) || identical(size, 0L)) {
+    cli::cli_abort("{.arg size} of plate {.val {name}} cannot be zero.")
   }
-  if (size == 0) cli::cli_abort("{.arg size} of plate {.val {name}} cannot be zero.")
+  where <- paste0(" of plate \"", name, "\"")
+  size <- check_count(size, "size", where = where)
   if (!is.function(fn)) cli::cli_abort("{.arg fn} of plate {.val {name}} must be a function of the indices.")
   if (!is.null(subsample_size)) {
-    ok <- is.numeric(subsample_size) && length(subsample_size) == 1L && !is.na(subsample_size) &&
-      subsample_size == round(subsample_size) && subsample_size >= 1
-    if (!ok) cli::cli_abort("{.arg subsample_size} of plate {.val {name}} must be a positive whole number.")
+    subsample_size <- check_count(subsample_size, "subsample_size", where = where)
   }
   if (!is.null(subsample)) {
-    if (!is.numeric(subsample) || anyNA(subsample) || any(subsample < 1 | subsample > size) ||
+    if (!is.numeric(subsample) || is.object(subsample) || length(subsample) > size ||
+        anyNA(subsample) || any(subsample < 1 | subsample > size) ||
         any(subsample != round(subsample))) {
       cli::cli_abort("{.arg subsample} of plate {.val {name}} must hold indices between 1 and {size}.")
     }
@@ -48,7 +56,6 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
       cli::cli_abort("{.arg subsample_size} ({subsample_size}) of plate {.val {name}} does not match the length of {.arg subsample} ({length(subsample)}).")
     }
   }
-  old_frames <- .svi$frames
   if (length(old_frames) && name %in% vapply(old_frames, function(f) f$name, "")) {
     cli::cli_abort("Duplicate plate {.val {name}}: a plate of that name is already active.")
   }
@@ -72,17 +79,12 @@ plate <- function(name, size, fn, subsample_size = NULL, subsample = NULL) {
   }
   k <- length(idx)
   frame <- list(name = name, size = k, full_size = size, dim = length(old_frames) + 1L)
-  old_batch <- .svi$batch
-  old_scale <- .svi$scale
   .svi$frames <- c(old_frames, list(frame))
   .svi$batch <- c(old_batch, as.integer(k))
   .svi$scale <- old_scale * (size / k)   # outermost plate first
-  on.exit({
-    .svi$frames <- old_frames
-    .svi$batch <- old_batch
-    .svi$scale <- old_scale
-  }, add = TRUE)
-  fn(idx)
+  out <- fn(idx)
+  .Call(`_svi_cpp_plate_exit`, old_frames, old_batch, old_scale, .svi)
+  out
 }
 
 # sample.int(size, subsample_size)'s draws, in O(subsample_size) time and memory.

@@ -48,8 +48,8 @@
 #' @export
 posterior_draws <- function(s, ..., num_samples = 1000, importance_resample = FALSE) {
   src <- draw_source(s, list(...))
-  num_samples <- check_run_count(num_samples, "num_samples")
-  check_run_flag(importance_resample, "importance_resample")
+  num_samples <- check_count(num_samples, "num_samples")
+  check_flag(importance_resample, "importance_resample")
   if (importance_resample) {
     backend <- psis_backend()
     if (is.null(backend)) cli::cli_abort(psis_missing_message())
@@ -82,9 +82,12 @@ draw_source <- function(s, args, call = parent.frame()) {
 # value is a plain numeric.
 with_plain_ctx <- function(store, expr) {
   old <- .svi$ctx
-  .svi$ctx <- new_ctx(store, tape = NULL)
-  on.exit(.svi$ctx <- old, add = TRUE)
-  expr
+  ctx <- new_ctx(store, tape = NULL)
+  on.exit(.svi$ctx <- old, add = TRUE)   # registered first: no interrupt can fall in between
+  .svi$ctx <- ctx
+  out <- expr
+  .svi$ctx <- old   # also in the body (see "Interrupt safety" in R/handlers.R)
+  out
 }
 
 guide_runs <- function(guide, args, store, num_samples, call = parent.frame()) {

@@ -68,8 +68,10 @@ block <- function(fn, hide = NULL, expose = NULL) {
 #' @export
 scale_by <- function(fn, scale) {
   check_fn(fn)
-  if (!is.numeric(scale) || !length(scale) || anyNA(scale) || any(scale <= 0)) {
-    cli::cli_abort(c("{.arg scale} must be positive.", i = "To drop terms, use {.fn mask_by} instead."))
+  if (!is.numeric(scale) || is.object(scale) || !length(scale) || anyNA(scale) ||
+      !all(is.finite(scale)) || any(scale <= 0)) {
+    cli::cli_abort(c("{.arg scale} must be positive and finite, not {format_value(scale)}.",
+                     i = "To drop terms, use {.fn mask_by} instead."))
   }
   h <- new_handler("scale", process = function(msg) {
     if (identical(msg$type, "sample")) msg$scale <- msg$scale * scale
@@ -82,8 +84,8 @@ scale_by <- function(fn, scale) {
 #' @export
 mask_by <- function(fn, mask) {
   check_fn(fn)
-  if (!is.logical(mask) || !length(mask) || anyNA(mask)) {
-    cli::cli_abort("{.arg mask} must be {.code TRUE}, {.code FALSE} or a logical vector without {.code NA}.")
+  if (!is.logical(mask) || is.object(mask) || !length(mask) || anyNA(mask)) {
+    cli::cli_abort("{.arg mask} must be {.code TRUE}, {.code FALSE} or a logical vector without {.code NA}, not {format_value(mask)}.")
   }
   h <- new_handler("mask", process = function(msg) {
     if (identical(msg$type, "sample")) msg$mask <- if (is.null(msg$mask)) mask else msg$mask & mask

@@ -38,7 +38,7 @@
 predictive <- function(model, s, ..., num_samples = 1000, return_sites = NULL) {
   if (!is.function(model)) cli::cli_abort("{.arg model} must be a function.")
   src <- draw_source(s, list(...))
-  num_samples <- check_run_count(num_samples, "num_samples")
+  num_samples <- check_count(num_samples, "num_samples")
   if (!is.null(return_sites) &&
       (!is.character(return_sites) || !length(return_sites) || anyNA(return_sites))) {
     cli::cli_abort("{.arg return_sites} must be {.code NULL} or a character vector of site names.")

@@ -13,10 +13,10 @@ stationary_settings <- function(x, call = parent.frame()) {
                    call = call)
   }
   out <- utils::modifyList(defaults, x)
-  out$min_window <- check_run_count(out$min_window, "stationary$min_window", call = call)
-  out$check_every <- check_run_count(out$check_every, "stationary$check_every", call = call)
-  check_run_number(out$rhat, "stationary$rhat", min = 1, call = call)
-  check_run_number(out$mcse, "stationary$mcse", min = 0, call = call)
+  out$min_window <- check_count(out$min_window, "stationary$min_window", call = call)
+  out$check_every <- check_count(out$check_every, "stationary$check_every", call = call)
+  check_number(out$rhat, "stationary$rhat", min = 1, call = call)
+  check_number(out$mcse, "stationary$mcse", min = 0, call = call)
   if (out$min_window < 10L) cli::cli_abort("{.arg stationary$min_window} must be at least 10.", call = call)
   out
 }

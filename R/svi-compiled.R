@@ -85,18 +85,31 @@ compiled_record_step <- function(s, args) {
   res <- run_elbo(s$loss, s$model, s$guide, args, s$store, tape, training = TRUE, compile = TRUE)
   prog <- res$program
   prog$args <- args
-  if (is.null(s$recording)) {
-    s$recording <- prog
-  } else {
-    check_same_structure(s$recording, prog)
-    s$recording <- NULL
-    s$program <- prog
-  }
-  if (step_is_finite(res)) {
-    apply_update(s, res$grads)
-    commit_averages(s$store, res$averages)
-  }
+  first <- is.null(s$recording)
+  if (!first) check_same_structure(s$recording, prog)
+  finite <- step_is_finite(res)
+  # The recording, the update and the step count change together (interrupts held back), so
+  # an interrupted recording leaves the object at its last completed step.
+  suspendInterrupts({
+    if (finite) {
+      apply_update(s, res$grads)
+      commit_averages(s$store, res$averages)
+    }
+    # A replay needs every parameter's optimizer state, which only an update creates: until
+    # one has happened (e.g. both recordings non-finite, skipped with the dynamic warning),
+    # keep recording.
+    if (first || !has_optim_states(s, prog)) {
+      s$recording <- prog
+    } else {
+      s$recording <- NULL
+      s$program <- prog
+    }
+  })
   res$loss
+}
+
+has_optim_states <- function(s, prog) {
+  all(vapply(names(prog$leaves), function(nm) !is.null(s$optim_state$params[[nm]]), TRUE))
 }
 
 # Replays `n` steps in C++; returns their losses (attribute "interrupted" when a user
@@ -114,6 +127,17 @@ compiled_replay <- function(s, n) {
   })
   res <- .Call(`_svi_cpp_compiled_steps`, prog$tape, params, averages, prog$loss_node,
                prog$surrogate_node, as.integer(n))
+  # the write-back is all or nothing: an interrupt before it leaves the object as before the
+  # stretch, one after it finds the object at the stretch's last step
+  suspendInterrupts(compiled_write_back(s, prog, res))
+  if (res$skipped > 0) step_is_finite(list(loss = NaN, grads = list()))   # the warning
+  out <- res$losses
+  if (isTRUE(res$interrupted)) attr(out, "interrupted") <- TRUE
+  out
+}
+
+compiled_write_back <- function(s, prog, res) {
+  names <- names(prog$leaves)
   values <- s$store$values
   for (k in seq_along(names)) {
     nm <- names[[k]]
@@ -132,10 +156,6 @@ compiled_replay <- function(s, n) {
     s$store$averages[[nm]] <- like_shape(res$averages[[k]], s$store$averages[[nm]])
   }
   s$steps <- s$steps + length(res$losses) - res$skipped
-  if (res$skipped > 0) step_is_finite(list(loss = NaN, grads = list()))
-  out <- res$losses
-  if (isTRUE(res$interrupted)) attr(out, "interrupted") <- TRUE
-  out
 }
 
 # Runs `n` steps of a compiled svi object with arguments `args`: recording while there is no

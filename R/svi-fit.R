@@ -148,11 +148,11 @@ print.svi_fit <- function(x, ...) {
 #' @export
 summary.svi_fit <- function(object, num_samples = 1000, probs = c(0.025, 0.5, 0.975),
                             diagnose = TRUE, ...) {
-  num_samples <- check_run_count(num_samples, "num_samples")
+  num_samples <- check_count(num_samples, "num_samples")
   if (!is.numeric(probs) || !length(probs) || anyNA(probs) || any(probs < 0 | probs > 1)) {
     cli::cli_abort("{.arg probs} must be probabilities between 0 and 1.")
   }
-  check_run_flag(diagnose, "diagnose")
+  check_flag(diagnose, "diagnose")
   params_tab <- fit_params_table(object)
   diagnosis <- NULL
   note <- NULL
@@ -369,7 +369,7 @@ fit_plot_args <- function(x, d, log, ylim, dots) {
 plot.svi_fit <- function(x, log = NULL, trim = 0.1, ...) {
   d <- as.data.frame(x)
   if (!nrow(d)) cli::cli_abort("The fit has no steps to plot.")
-  check_run_number(trim, "trim", min = 0)
+  check_number(trim, "trim", min = 0)
   ylim <- if (trim > 0) fit_plot_range(d, trim) else range(unlist(d[-1])[is.finite(unlist(d[-1]))])
   log <- fit_log_axis(data.frame(step = 1:2, loss = ylim), log)
   if (log == "y" && ylim[1] <= 0) log <- ""

@@ -111,12 +111,12 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   args <- list(...)
   if (!is.null(prev) && !length(args)) args <- prev$args
   if (missing(num_steps)) cli::cli_abort("{.arg num_steps} is missing, with no default.")
-  num_steps <- check_run_count(num_steps, "num_steps")
-  check_run_smoothing(smoothing)
-  check_run_flag(progress, "progress")
-  if (!is.null(log_every)) log_every <- check_run_count(log_every, "log_every")
-  if (!is.null(patience)) patience <- check_run_count(patience, "patience")
-  check_run_number(min_delta, "min_delta", min = 0)
+  num_steps <- check_count(num_steps, "num_steps")
+  check_number(smoothing, "smoothing", min = 0, max = 1, max_open = TRUE)
+  check_flag(progress, "progress")
+  if (!is.null(log_every)) log_every <- check_count(log_every, "log_every")
+  if (!is.null(patience)) patience <- check_count(patience, "patience")
+  check_number(min_delta, "min_delta", min = 0)
   if (!is.null(validation) && !is.list(validation)) {
     cli::cli_abort(c(
       "{.arg validation} must be a list of arguments for the model and guide, or {.code NULL}.",
@@ -420,33 +420,4 @@ stop_reason_text <- function(fit) {
     interrupt = paste0("Interrupted after step ", fit$stopped_at, "."),
     error = paste0("Stopped by an error in step ", fit$stopped_at + 1L, ".")
   )
-}
-
-# --- argument checks ------------------------------------------------------------------------
-
-check_run_count <- function(x, arg, call = parent.frame()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < 1 || x != round(x)) {
-    cli::cli_abort(c("{.arg {arg}} must be a whole number {.code >= 1}.",
-                     x = "It is {.obj_type_friendly {x}}{if (is.numeric(x) && length(x) == 1L) paste0(' (', x, ')')}."),
-                   call = call)
-  }
-  as.integer(x)
-}
-
-check_run_flag <- function(x, arg, call = parent.frame()) {
-  if (!is.logical(x) || length(x) != 1L || is.na(x)) {
-    cli::cli_abort("{.arg {arg}} must be {.code TRUE} or {.code FALSE}.", call = call)
-  }
-}
-
-check_run_number <- function(x, arg, min = -Inf, call = parent.frame()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || !is.finite(x) || x < min) {
-    cli::cli_abort("{.arg {arg}} must be a single finite number {.code >= {min}}.", call = call)
-  }
-}
-
-check_run_smoothing <- function(x, call = parent.frame()) {
-  if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0 || x >= 1) {
-    cli::cli_abort("{.arg smoothing} must be a number in [0, 1).", call = call)
-  }
 }

@@ -16,13 +16,19 @@ lean_step <- function(s, ...) {
   extra <- elbo_handlers(loss, training = TRUE)()   # outermost, as run_elbo() pushes them
   plain <- TRUE
   for (h in extra) plain <- plain && plain_handler(h)
+  steps_before <- .subset2(s, "steps")
   ok <- FALSE
+  # The guard exists before the state changes: whatever interrupts, the state goes back to
+  # that outside any step (one C++ call), and parameters first created by a step that did not
+  # commit its update are dropped. The body ends with the same reset (see "Interrupt safety" in
+  # R/handlers.R: R may take an interrupt just as an on.exit expression starts).
+  old_warned <- .svi$warned
+  on.exit({
+    .Call(`_svi_cpp_lean_end`, old_warned, .svi, tape)
+    if (!ok && identical(.subset2(s, "steps"), steps_before)) drop_params_after(store, n_before)
+  })
   # the context, the trace records and the guide's stack c(extra, trace); the tape records
   step <- .Call(`_svi_cpp_lean_begin`, s, .svi, tape, extra, plain)
-  on.exit({
-    .Call(`_svi_cpp_lean_end`, step, .svi, tape)
-    if (!ok) drop_params_after(store, n_before)
-  })
   .subset2(s, "guide")(...)
   .Call(`_svi_cpp_lean_model`, step, .svi)   # c(extra, trace, replay of the guide's sites)
   .subset2(s, "model")(...)
@@ -39,10 +45,8 @@ lean_step <- function(s, ...) {
     res <- elbo_result(ctx, r$elbo, r$surrogate, 1L)
   }
   .Call(`_svi_cpp_tape_stop`, tape)   # (stopping twice is fine)
-  if (!.subset2(res, "updated") && step_is_finite(res)) {
-    apply_update(s, res$grads)
-    if (length(res$averages)) commit_averages(store, res$averages)
-  }
+  if (!.subset2(res, "updated") && step_is_finite(res)) commit_step(s, res)
   ok <- TRUE
+  .Call(`_svi_cpp_lean_end`, old_warned, .svi, tape)
   res$loss
 }

@@ -90,18 +90,22 @@ check_svi <- function(s, call = parent.frame()) {
 
 # Evaluates `expr` with the svi object's warning memory, rolling back parameters first created
 # by a step that then fails (so a failed or interrupted step leaves the store as it was).
+# The guard is registered before anything changes; a step whose update was committed keeps its
+# parameters even if the interrupt lands after the commit (the step count tells).
 with_svi <- function(s, expr) {
   old_warned <- .svi$warned
-  .svi$warned <- .subset2(s, "warned")
   store <- .subset2(s, "store")
   n_before <- length(.subset2(store, "values"))   # new parameters are appended
+  steps_before <- .subset2(s, "steps")
   ok <- FALSE
   on.exit({
     .svi$warned <- old_warned
-    if (!ok) drop_params_after(store, n_before)
+    if (!ok && identical(.subset2(s, "steps"), steps_before)) drop_params_after(store, n_before)
   }, add = TRUE)
+  .svi$warned <- .subset2(s, "warned")
   out <- expr
   ok <- TRUE
+  .svi$warned <- old_warned   # also in the body (see "Interrupt safety" in R/handlers.R)
   out
 }
 
@@ -130,10 +134,7 @@ svi_step <- function(s, ...) {
     store <- .subset2(s, "store")
     res <- run_elbo(.subset2(s, "loss"), .subset2(s, "model"), .subset2(s, "guide"), args, store,
                     svi_tape(s), training = TRUE)
-    if (step_is_finite(res)) {
-      apply_update(s, res$grads)
-      if (length(res$averages)) commit_averages(store, res$averages)
-    }
+    if (step_is_finite(res)) commit_step(s, res)
     res$loss
   })
 }
@@ -151,8 +152,17 @@ step_is_finite <- function(res) {
   FALSE
 }
 
+# A step's update and its baseline averages, committed with interrupts held back until both
+# are stored (and the step counted), so an interrupted step is all or nothing.
+commit_step <- function(s, res) {
+  suspendInterrupts({
+    apply_update(s, res$grads)
+    if (length(res$averages)) commit_averages(.subset2(s, "store"), res$averages)
+  })
+}
+
 # All new values are computed before any is stored, and the optimizer state is put back if
-# an update fails or is interrupted part-way, so a step is all or nothing.
+# an update fails part-way, so a step is all or nothing (commit_step() holds interrupts back).
 apply_update <- function(s, grads) {
   store <- .subset2(s, "store")
   # the usual case, every parameter already has a state of this optimizer: one C++ call reads,
@@ -206,6 +216,9 @@ elbo_loss_and_grads <- function(loss, model, guide, ..., store = NULL) {
   check_fn(model)
   check_fn(guide)
   if (is.null(store)) store <- new_param_store()
+  if (!inherits(store, "svi_param_store")) {
+    cli::cli_abort("{.arg store} must be a parameter store (e.g. {.code s$store}) or {.code NULL}, not {.obj_type_friendly {store}}.")
+  }
   tape <- .Call(`_svi_cpp_tape_new`)
   res <- run_elbo(loss, model, guide, list(...), store, tape, training = TRUE)
   grads <- lapply(names(res$grads), function(nm) {

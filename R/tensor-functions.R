@@ -45,7 +45,12 @@ special_fn <- function(fn, x, arg = "x", call = parent.frame()) {
   if (!is.numeric(x) && !is.logical(x)) {
     cli::cli_abort("{.arg {arg}} must be numeric or a tensor handle, not {.obj_type_friendly {x}}.", call = call)
   }
-  .Call(`_svi_cpp_special_numeric`, fn, x)
+  out <- .Call(`_svi_cpp_special_numeric`, fn, x)
+  # as qlogis(): NaN outside [0, 1], with base R's warning
+  if (fn == "logit" && any(is.nan(out) & !is.na(x))) {
+    warning("NaNs produced", call. = FALSE)
+  }
+  out
 }
 
 #' Log of a sum of exponentials

@@ -30,8 +30,8 @@ value_and_grad <- function(f, x) {
     if (anyNA(v)) cli::cli_abort("{.arg {what}} contains {.code NA} or {.code NaN}.", call = call)
   }
   tape <- .Call(`_svi_cpp_tape_new`)
+  on.exit(.Call(`_svi_cpp_tape_stop`, tape), add = TRUE)   # first: stopping an unstarted tape is fine
   .Call(`_svi_cpp_tape_start`, tape)
-  on.exit(.Call(`_svi_cpp_tape_stop`, tape), add = TRUE)
   if (is_list) {
     xs <- Map(function(v, nm) {
       check_input(v, paste0("x$", nm))
@@ -47,6 +47,7 @@ value_and_grad <- function(f, x) {
       cli::cli_abort("{.arg f} must return a single number, not {.obj_type_friendly {out}}.")
     }
     zero <- function(v) { v[] <- 0; storage.mode(v) <- "double"; v }
+    .Call(`_svi_cpp_tape_stop`, tape)   # also in the body (see "Interrupt safety" in R/handlers.R)
     return(list(value = as.double(out), grad = if (is_list) lapply(x, zero) else zero(x)))
   }
   if (length(out) != 1L) {
@@ -61,5 +62,6 @@ value_and_grad <- function(f, x) {
     g
   }
   grad <- if (is_list) Map(grad_of, xs, x) else grad_of(xs, x)
+  .Call(`_svi_cpp_tape_stop`, tape)
   list(value = value, grad = grad)
 }

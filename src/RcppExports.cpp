@@ -286,13 +286,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_lean_end
-void cpp_lean_end(SEXP step, SEXP state, SEXP tape);
-RcppExport SEXP _svi_cpp_lean_end(SEXP stepSEXP, SEXP stateSEXP, SEXP tapeSEXP) {
+void cpp_lean_end(SEXP old_warned, SEXP state, SEXP tape);
+RcppExport SEXP _svi_cpp_lean_end(SEXP old_warnedSEXP, SEXP stateSEXP, SEXP tapeSEXP) {
 BEGIN_RCPP
-    Rcpp::traits::input_parameter< SEXP >::type step(stepSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type old_warned(old_warnedSEXP);
     Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
     Rcpp::traits::input_parameter< SEXP >::type tape(tapeSEXP);
-    cpp_lean_end(step, state, tape);
+    cpp_lean_end(old_warned, state, tape);
     return R_NilValue;
 END_RCPP
 }
@@ -496,12 +496,14 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_plate_exit
-void cpp_plate_exit(SEXP saved, SEXP state);
-RcppExport SEXP _svi_cpp_plate_exit(SEXP savedSEXP, SEXP stateSEXP) {
+void cpp_plate_exit(SEXP frames, SEXP batch, SEXP scale, SEXP state);
+RcppExport SEXP _svi_cpp_plate_exit(SEXP framesSEXP, SEXP batchSEXP, SEXP scaleSEXP, SEXP stateSEXP) {
 BEGIN_RCPP
-    Rcpp::traits::input_parameter< SEXP >::type saved(savedSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type frames(framesSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type batch(batchSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type scale(scaleSEXP);
     Rcpp::traits::input_parameter< SEXP >::type state(stateSEXP);
-    cpp_plate_exit(saved, state);
+    cpp_plate_exit(frames, batch, scale, state);
     return R_NilValue;
 END_RCPP
 }
@@ -838,7 +840,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_sample_site", (DL_FUNC) &_svi_cpp_sample_site, 5},
     {"_svi_cpp_param_plain", (DL_FUNC) &_svi_cpp_param_plain, 4},
     {"_svi_cpp_plate_enter", (DL_FUNC) &_svi_cpp_plate_enter, 6},
-    {"_svi_cpp_plate_exit", (DL_FUNC) &_svi_cpp_plate_exit, 2},
+    {"_svi_cpp_plate_exit", (DL_FUNC) &_svi_cpp_plate_exit, 4},
     {"_svi_cpp_tape_valid", (DL_FUNC) &_svi_cpp_tape_valid, 1},
     {"_svi_cpp_tape_recording", (DL_FUNC) &_svi_cpp_tape_recording, 0},
     {"_svi_cpp_tensor_mask", (DL_FUNC) &_svi_cpp_tensor_mask, 2},

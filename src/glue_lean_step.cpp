@@ -138,7 +138,7 @@ SEXP cpp_lean_finish(SEXP m_rec, SEXP g_rec, SEXP ctx, SEXP s, SEXP warned) {
 // tape starts recording; the state (`.svi`) gets the svi object's warning memory, the context,
 // whether every handler in `extra` is one the C++ walk knows (`plain`), and the guide's stack
 // c(extra, trace). Returns list(ctx, guide record, model record, old warning memory, extra),
-// which cpp_lean_model() and cpp_lean_end() take.
+// which cpp_lean_model() takes.
 // [[Rcpp::export(rng = false)]]
 SEXP cpp_lean_begin(SEXP s, SEXP state, SEXP tape, SEXP extra, bool plain) {
   SEXP ctx = PROTECT(new_env());
@@ -175,13 +175,14 @@ void cpp_lean_model(SEXP step, SEXP state) {
   UNPROTECT(2);
 }
 
-// Ends the step (also on error or interrupt): the state as it was outside any step, the old
-// warning memory back, the tape stopped (stopping twice is fine).
+// Ends the step (also on error or interrupt, also when cpp_lean_begin() never ran: lean_step()
+// registers this before it): the state as it was outside any step, the old warning memory
+// back, the tape stopped (stopping twice, or a tape that never started, is fine).
 // [[Rcpp::export(rng = false)]]
-void cpp_lean_end(SEXP step, SEXP state, SEXP tape) {
+void cpp_lean_end(SEXP old_warned, SEXP state, SEXP tape) {
   Rf_defineVar(Rf_install("stack"), Rf_allocVector(VECSXP, 0), state);
   Rf_defineVar(Rf_install("plain"), Rf_ScalarLogical(TRUE), state);
   Rf_defineVar(Rf_install("ctx"), R_NilValue, state);
-  Rf_defineVar(Rf_install("warned"), VECTOR_ELT(step, 3), state);
+  Rf_defineVar(Rf_install("warned"), old_warned, state);
   if (TYPEOF(tape) == EXTPTRSXP && R_ExternalPtrAddr(tape)) tape_end(*tape_from_xptr(tape));
 }

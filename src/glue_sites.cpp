@@ -526,11 +526,12 @@ SEXP cpp_plate_enter(SEXP name, SEXP size, SEXP fn, SEXP subsample_size, SEXP su
   return saved;
 }
 
-// Restores the frames, batch and scale cpp_plate_enter() saved (plate()'s on.exit).
+// Puts back the frames, batch and scale plate() read before entering (its on.exit guard,
+// registered before cpp_plate_enter() changes them; one call, so no interrupt lands inside).
 // [[Rcpp::export(rng = false)]]
-void cpp_plate_exit(SEXP saved, SEXP state) {
+void cpp_plate_exit(SEXP frames, SEXP batch, SEXP scale, SEXP state) {
   const Syms& y = syms();
-  Rf_defineVar(y.frames, VECTOR_ELT(saved, 1), state);
-  Rf_defineVar(y.batch, VECTOR_ELT(saved, 2), state);
-  Rf_defineVar(y.scale, VECTOR_ELT(saved, 3), state);
+  Rf_defineVar(y.frames, frames, state);
+  Rf_defineVar(y.batch, batch, state);
+  Rf_defineVar(y.scale, scale, state);
 }

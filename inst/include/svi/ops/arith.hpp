@@ -59,7 +59,13 @@ inline void pow_b(Tape& t, Node& o) {
       }
       t.acc(o.in[0], o.grad * d);
     }
-    if (t.node(o.in[1]).needs_grad) t.acc(o.in[1], o.grad * o.own * ln(a));
+    if (t.node(o.in[1]).needs_grad) {
+      // a^b log(a); where a == 0 and a^b == 0 (b > 0) the power is flat in b: 0, not 0 * -Inf
+      Vec d = o.own * ln(a);
+      for (Eigen::Index i = 0; i < d.size(); ++i)
+        if (o.own[i] == 0 && std::isnan(d[i])) d[i] = 0.0;
+      t.acc(o.in[1], o.grad * d);
+    }
   });
 }
 inline void neg_f(Tape& t, Node& o) { o.own = -t.val(o.in[0]); }

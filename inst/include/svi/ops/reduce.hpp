@@ -36,8 +36,9 @@ inline void sum_b(Tape& t, Node& o) {
 // logsumexp: i0 as in sum; aux keeps the softmax weights for the backward pass.
 inline double lse(const Eigen::Ref<const Eigen::VectorXd>& v) {
   if (v.size() == 0) return -std::numeric_limits<double>::infinity();  // log(sum(exp(<empty>)))
+  if (v.hasNaN()) return std::numeric_limits<double>::quiet_NaN();
   double m = v.maxCoeff();
-  if (!std::isfinite(m)) return m == -std::numeric_limits<double>::infinity() ? m : m + 0 * v.sum();
+  if (std::isinf(m)) return m;  // all -Inf, or some +Inf: log(sum(exp(x))) is m
   return m + std::log((v.array() - m).exp().sum());
 }
 inline void lse_f(Tape& t, Node& o) {
@@ -46,15 +47,24 @@ inline void lse_f(Tape& t, Node& o) {
   else if (o.i0 == 1) { o.own.resize(X.rows()); for (Eigen::Index r = 0; r < X.rows(); ++r) o.own[r] = lse(X.row(r).transpose()); }
   else { o.own.resize(X.cols()); for (Eigen::Index c = 0; c < X.cols(); ++c) o.own[c] = lse(X.col(c)); }
 }
+// The softmax weights; where the result is +Inf, their limit: the +Inf elements share the
+// weight equally (so d/dx logsumexp(c(1, Inf)) is c(0, 1)).
 inline void lse_b(Tape& t, Node& o) {
   int in = o.in[0];
   CMat X = as_mat(t, in);
   Eigen::MatrixXd W(X.rows(), X.cols());
+  const double inf = std::numeric_limits<double>::infinity();
+  Eigen::VectorXd n_inf = Eigen::VectorXd::Zero(o.own.size());
+  for (Eigen::Index c = 0; c < X.cols(); ++c)
+    for (Eigen::Index r = 0; r < X.rows(); ++r)
+      if (X(r, c) == inf) n_inf[o.i0 == 0 ? 0 : o.i0 == 1 ? r : c] += 1;
   for (Eigen::Index c = 0; c < X.cols(); ++c)
     for (Eigen::Index r = 0; r < X.rows(); ++r) {
-      double y = o.own[o.i0 == 0 ? 0 : o.i0 == 1 ? r : c];
-      double g = o.grad[o.i0 == 0 ? 0 : o.i0 == 1 ? r : c];
-      W(r, c) = std::isfinite(y) ? g * std::exp(X(r, c) - y) : 0.0;
+      const Eigen::Index k = o.i0 == 0 ? 0 : o.i0 == 1 ? r : c;
+      const double y = o.own[k], g = o.grad[k];
+      if (std::isfinite(y)) W(r, c) = g * std::exp(X(r, c) - y);
+      else if (y == inf) W(r, c) = X(r, c) == inf ? g / n_inf[k] : 0.0;
+      else W(r, c) = 0.0;
     }
   t.acc(in, CMap(W.data(), W.size()));
 }
