@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+#include "compiled.hpp"
 #include "handlers/handler.hpp"
 #include "ops/plate.hpp"
 #include "param_store.hpp"
@@ -34,7 +35,18 @@ struct Context {
   std::vector<std::pair<int, int>> leaves;  // (store entry, leaf node)
   // decaying-average baselines updated by this step (committed by the engine on success)
   std::unordered_map<std::string, int> averages;
+  std::unordered_map<std::string, int> average_leaves;  // name -> the State leaf it started from
   bool training = true;
+  // compiled mode's recording steps: where each site call begins on the tape (else null)
+  std::vector<SiteMark>* marks = nullptr;
+  // warnings for the step's result (the engine hands them out in StepResult::warnings)
+  std::vector<std::string>* warnings = nullptr;
+  void warn(const std::string& msg) {
+    if (warnings) warnings->push_back(msg);
+  }
+  void mark(const std::string& name) {
+    if (marks) marks->push_back({name, tape.size()});
+  }
 
   Context(Tape& t, ParamStore& s) : tape(t), store(s) {}
 
@@ -46,7 +58,9 @@ struct Context {
     handles.clear();
     leaves.clear();
     averages.clear();
+    average_leaves.clear();
     training = true;
+    marks = nullptr;
   }
 
   // ---- values ---------------------------------------------------------------------------
@@ -84,6 +98,7 @@ struct Context {
   // A sample site; obs >= 0 makes it observed at that node. Returns the value node.
   int sample(const std::string& name, const DistRef& d, int obs = -1, const InferOptions& infer = {}) {
     check_name(name, "sample_site");
+    mark(name);
     if (!d.family) throw Error("`dist` of sample site \"" + name + "\" must be a distribution.");
     Site msg;
     msg.name = name;
@@ -102,6 +117,7 @@ struct Context {
   // site's), added to the model's log joint. Recorded as an observed site.
   void factor(const std::string& name, int log_factor) {
     check_name(name, "factor");
+    mark(name);
     tape.check_index(log_factor);
     Site msg;
     msg.name = name;
@@ -116,6 +132,7 @@ struct Context {
   // A deterministic site: records `value` under `name` (no density); returns it.
   int deterministic(const std::string& name, int value) {
     check_name(name, "deterministic");
+    mark(name);
     tape.check_index(value);
     Site msg;
     msg.name = name;
@@ -132,6 +149,7 @@ struct Context {
   // reading the store's array in place.
   int param(const std::string& name, const double* init, Shape shape, Constraint c = {}) {
     check_name(name, "param");
+    mark(name);
     auto h = handles.find(name);
     int value;
     if (h != handles.end()) {
@@ -176,6 +194,7 @@ struct Context {
   auto plate(const std::string& name, long long size, int subsample_size, Body&& body,
              int subsample = -1) -> decltype(body(0)) {
     check_name(name, "plate");
+    mark(name);
     if (size <= 0) throw Error("`size` of plate \"" + name + "\" must be a positive whole number.");
     if (subsample_size < 0) throw Error("`subsample_size` of plate \"" + name + "\" must be a positive whole number.");
     for (const Frame& f : frames)
