@@ -221,7 +221,9 @@ struct Engine {
   Recording* reference = nullptr;  // compile(): the first recording, to compare with
   Recording program;
   bool program_ready = false;
-  std::vector<optim::Optimizer::State*> replay_states;
+  std::vector<optim::Optimizer::State*> replay_states, states;
+  std::vector<const double*> grad_ptr;
+  std::vector<Vec> zero_grad;
   std::vector<Vec> replay_zero;
 
   // compile(): what a replay needs from this step, and the structure check against the first
@@ -261,32 +263,55 @@ struct Engine {
       out.loss = tape.val(r.loss)[0];
       if (mode == Mode::Evaluate) return out;
       tape.backward(r.surrogate_loss);
-      std::vector<std::string> names;
-      std::vector<std::size_t> lengths;
-      std::vector<Vec> grads;
-      for (const auto& leaf : ctx.leaves) {
-        const ParamEntry& e = store.at(leaf.first);
-        names.push_back(e.name);
-        lengths.push_back(std::size_t(e.shape.n));
-        grads.push_back(tape.grad(leaf.second));
+      // each leaf's gradient in place on the tape (zeros where none reached it)
+      const std::size_t np = ctx.leaves.size();
+      grad_ptr.resize(np);
+      if (zero_grad.size() < np) zero_grad.resize(np);
+      for (std::size_t k = 0; k < np; ++k) {
+        const Node& x = tape.node(ctx.leaves[k].second);
+        if (x.grad_set) { grad_ptr[k] = x.grad.data(); continue; }
+        if (zero_grad[k].size() != x.shape.n) zero_grad[k] = Vec::Zero(x.shape.n);
+        grad_ptr[k] = zero_grad[k].data();
       }
       if (mode == Mode::Gradients) {
-        for (std::size_t k = 0; k < names.size(); ++k) grads_out->emplace_back(names[k], grads[k]);
+        for (std::size_t k = 0; k < np; ++k) {
+          const ParamEntry& e = store.at(ctx.leaves[k].first);
+          grads_out->emplace_back(e.name, CMap(grad_ptr[k], e.shape.n));
+        }
         return out;
       }
       if (!std::isfinite(out.loss)) { out.skipped = "the loss is not finite"; return out; }
-      for (std::size_t k = 0; k < names.size(); ++k)
-        if (!grads[k].allFinite()) {
-          out.skipped = "the gradient of \"" + names[k] + "\" is not finite";
+      for (std::size_t k = 0; k < np; ++k) {
+        const ParamEntry& e = store.at(ctx.leaves[k].first);
+        if (!CMap(grad_ptr[k], e.shape.n).allFinite()) {
+          out.skipped = "the gradient of \"" + e.name + "\" is not finite";
           return out;
         }
+      }
       // all that can fail is done before the first change; the updates cannot fail
       std::vector<std::pair<std::string, Vec>> averages;
       for (const auto& a : ctx.averages) averages.emplace_back(a.first, tape.val(a.second));
-      made = optimizer.prepare(names, lengths);
-      for (std::size_t k = 0; k < names.size(); ++k) {
+      // optimizer states: looked up without copies; made (with the names) only when missing
+      states.resize(np);
+      bool missing = false;
+      for (std::size_t k = 0; k < np; ++k) {
+        states[k] = optimizer.state(store.at(ctx.leaves[k].first).name);
+        missing = missing || !states[k];
+      }
+      if (missing) {
+        std::vector<std::string> names;
+        std::vector<std::size_t> lengths;
+        for (std::size_t k = 0; k < np; ++k) {
+          const ParamEntry& e = store.at(ctx.leaves[k].first);
+          names.push_back(e.name);
+          lengths.push_back(std::size_t(e.shape.n));
+        }
+        made = optimizer.prepare(names, lengths);
+        for (std::size_t k = 0; k < np; ++k) states[k] = optimizer.state(names[k]);
+      }
+      for (std::size_t k = 0; k < np; ++k) {
         ParamEntry& e = store.at(ctx.leaves[k].first);
-        optimizer.apply(names[k], e.data, grads[k].data(), lengths[k]);
+        optimizer.apply(*states[k], e.data, grad_ptr[k], std::size_t(e.shape.n));
       }
       for (auto& a : averages) store.averages[a.first] = std::move(a.second);
       ++steps;

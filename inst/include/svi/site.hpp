@@ -41,6 +41,7 @@ struct DistRef {
   int nparams = 0;
   bool has_rsample = false;
   int event_dims = 0;  // dims of a value that one density term covers (1 for multivariate)
+  bool vec_param = false;  // parameters carry a vector per batch element (dirichlet, mvnormal, categorical)
 };
 
 // The baselines of a non-reparameterized guide site under TraceGraph_ELBO. `value` is a node

@@ -43,10 +43,9 @@ inline std::vector<int> batch_shape(const Tape& t, const DistRef& d) {
   if (d.nparams == 0) return {};
   Shape s = t.shape(d.params[0]);
   for (int j = 1; j < d.nparams; ++j) s = broadcast_shape(s, t.shape(d.params[j]), d.family->name);
-  std::string f = d.family->name;
-  bool vec_param = f == "dirichlet" || f == "mvnormal" || f == "categorical_prob" || f == "categorical_logit";
+  if (s.nd == 0 && (s.n == 1 || d.vec_param)) return {};  // the common scalar case, without allocating
   std::vector<int> b = dims_of(s);
-  if (vec_param) b.pop_back();
+  if (d.vec_param) b.pop_back();
   if (b.size() == 1 && b[0] == 1) b.clear();
   return b;
 }
