@@ -160,8 +160,12 @@ struct Engine {
     }
     std::vector<Vec*> avg(p.averages.size());
     for (std::size_t k = 0; k < p.averages.size(); ++k) {
-      Vec& v = store.averages[p.averages[k].name];
-      if (v.size() != tape.shape(p.averages[k].leaf).n)
+      const Eigen::Index len = tape.shape(p.averages[k].leaf).n;
+      auto it = store.averages.find(p.averages[k].name);
+      if (it == store.averages.end())  // no committed step yet: the average starts at zero
+        it = store.averages.emplace(p.averages[k].name, Vec::Zero(len)).first;
+      Vec& v = it->second;
+      if (v.size() != len)
         throw Error("The decaying-average baseline of site \"" + p.averages[k].name +
                     "\" no longer matches the compiled program; call compile() again.");
       avg[k] = &v;
