@@ -227,3 +227,34 @@ test_that("compile() names the site where the structure changed and commits noth
     expect_identical(cnum(key), c(0, 1, 0))
   }
 })
+
+test_that("a tensor scale broadcasts over the plates, and is checked", {
+  out <- compiled_out()
+  v <- cnum("scale_tensor")   # loss, -(log p(mu) + sum_i s_i log p(y_i | mu)) for s = (2, 1, 0.5)
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  v <- cnum("scale_tensor_one")
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_match(out$scale_tensor_bad, "scale at site \"obs\" has 2 values but the site's log-density has 3", fixed = TRUE)
+  expect_match(out$scale_tensor_zero, "`scale` must be positive; element 2 is not", fixed = TRUE)
+})
+
+test_that("TraceMeanField_ELBO: Delta guide sites take the guide's KL, and site order is checked", {
+  out <- compiled_out()
+  # loss and d loss / d loc against the exact values with KL = 2 * (log_density - log p(loc))
+  v <- cnum("meanfield_delta")
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_equal(v[3], v[4], tolerance = 1e-12)
+  expect_identical(out$meanfield_same_order, "none")
+  expect_match(out$meanfield_order, "Model sites: a, b. Guide sites: b, a.", fixed = TRUE)
+})
+
+test_that("model and guide batch shapes must agree", {
+  expect_identical(compiled_out()$batch_shape, "Model and guide shapes disagree at site \"z\": [3] vs [2].")
+})
+
+test_that("an observed guide site's score term is decided by has_rsample, as in R", {
+  v <- cnum("observed_guide_trace")   # d loss / d loc2 and -(0.5 - loc2) * (log p - log q)
+  expect_false(v[2] == 0)
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_identical(cnum("observed_guide_graph"), c(0, 0))
+})
