@@ -182,3 +182,79 @@ test_that("the engine gives the R implementation's losses for the same seed", {
   expect_equal(val("tg_losses"), tg_losses, tolerance = 1e-12)
   expect_equal(val("tg_params"), c(params(s2)$theta, s2$store$averages$z), tolerance = 1e-12)
 })
+
+# The second C++-only fixture: compiled mode and the later engine additions.
+compiled_out <- local({
+  out <- NULL
+  function() {
+    if (is.null(out)) {
+      lines <- readLines(test_path("fixtures", "engine_compiled.cpp"))
+      raw <- run_standalone_core("engine_compiled", lines, needs = "engine.hpp", eigen = TRUE,
+                                 flags = "-O1 -Wall -Wextra -Werror -Wno-ignored-attributes",
+                                 must_compile = TRUE)
+      out <<- split(sub("^[^ ]+ ?", "", raw), sub(" .*", "", raw))
+    }
+    out
+  }
+})
+cnum <- function(key) as.numeric(strsplit(compiled_out()[[key]], " ")[[1]])
+
+test_that("compiled steps replay the dynamic steps' losses and updates on the same stream", {
+  expect_null(compiled_out()$error)
+  # largest loss difference, largest store difference, losses compared, failed steps (compiled,
+  # dynamic): 300 steps each (2 recording + 298 replayed)
+  for (key in c("compiled_normal_normal", "compiled_minibatch", "compiled_tracegraph")) {
+    v <- cnum(key)
+    expect_lt(v[1], 1e-12)
+    expect_lt(v[2], 1e-12)
+    expect_identical(v[3:5], c(300, 0, 0))
+  }
+  # a NaN draw in replayed step 101 makes that step throw in both modes, leaving the store as
+  # it was; the steps after it agree again
+  v <- cnum("compiled_nan")
+  expect_lt(v[1], 1e-12)
+  expect_lt(v[2], 1e-12)
+  expect_identical(v[3:5], c(200, 1, 1))
+})
+
+test_that("compile() names the site where the structure changed and commits nothing of it", {
+  out <- compiled_out()
+  expect_match(out$compile_appeared, "site \"late\" appeared in one step but not in the one before", fixed = TRUE)
+  expect_match(out$compile_changed, "changed between site \"mu\" and site \"obs\"", fixed = TRUE)
+  expect_match(out$replay_uncompiled, "call compile() first", fixed = TRUE)
+  for (key in c("compile_appeared_store", "compile_changed_store")) {
+    # the store equals one ordinary step's, one step counted, no program
+    expect_identical(cnum(key), c(0, 1, 0))
+  }
+})
+
+test_that("a tensor scale broadcasts over the plates, and is checked", {
+  out <- compiled_out()
+  v <- cnum("scale_tensor")   # loss, -(log p(mu) + sum_i s_i log p(y_i | mu)) for s = (2, 1, 0.5)
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  v <- cnum("scale_tensor_one")
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_match(out$scale_tensor_bad, "scale at site \"obs\" has 2 values but the site's log-density has 3", fixed = TRUE)
+  expect_match(out$scale_tensor_zero, "`scale` must be positive; element 2 is not", fixed = TRUE)
+})
+
+test_that("TraceMeanField_ELBO: Delta guide sites take the guide's KL, and site order is checked", {
+  out <- compiled_out()
+  # loss and d loss / d loc against the exact values with KL = 2 * (log_density - log p(loc))
+  v <- cnum("meanfield_delta")
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_equal(v[3], v[4], tolerance = 1e-12)
+  expect_identical(out$meanfield_same_order, "none")
+  expect_match(out$meanfield_order, "Model sites: a, b. Guide sites: b, a.", fixed = TRUE)
+})
+
+test_that("model and guide batch shapes must agree", {
+  expect_identical(compiled_out()$batch_shape, "Model and guide shapes disagree at site \"z\": [3] vs [2].")
+})
+
+test_that("an observed guide site's score term is decided by has_rsample, as in R", {
+  v <- cnum("observed_guide_trace")   # d loss / d loc2 and -(0.5 - loc2) * (log p - log q)
+  expect_false(v[2] == 0)
+  expect_equal(v[1], v[2], tolerance = 1e-12)
+  expect_identical(cnum("observed_guide_graph"), c(0, 0))
+})

@@ -3,11 +3,14 @@
 // `current_context()` points at the context of the step being run, so that glue called from a
 // host language's site function can reach it.
 #pragma once
+#include <cstring>
+#include <deque>
 #include <initializer_list>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
+#include "compiled.hpp"
 #include "handlers/handler.hpp"
 #include "ops/plate.hpp"
 #include "param_store.hpp"
@@ -29,24 +32,61 @@ struct Context {
   HandlerStack stack;
   std::vector<Frame> frames;  // active plates, outermost first
   double scale = 1.0;         // product of their full_size / size, outermost first
-  // this step's parameters: name -> constrained node, and the Input leaves to differentiate
-  std::unordered_map<std::string, int> handles;
+  // this step's parameters: the Input leaves to differentiate (the constrained node of each is
+  // kept in its store entry, stamped with the step's id)
   std::vector<std::pair<int, int>> leaves;  // (store entry, leaf node)
+  long long step_id = 0;
+  // 1..size for plates without subsampling, kept between steps (constants read in place)
+  std::unordered_map<long long, Vec> iota;
   // decaying-average baselines updated by this step (committed by the engine on success)
   std::unordered_map<std::string, int> averages;
+  std::unordered_map<std::string, int> average_leaves;  // name -> the State leaf it started from
   bool training = true;
+  // compiled mode's recording steps: where each site call begins on the tape (else null)
+  std::vector<SiteMark>* marks = nullptr;
+  // warnings for the step's result (the engine hands them out in StepResult::warnings)
+  std::vector<std::string>* warnings = nullptr;
+  void warn(const std::string& msg) {
+    if (warnings) warnings->push_back(msg);
+  }
+  void mark(const std::string& name) {
+    if (marks) marks->push_back({name, tape.size()});
+  }
 
   Context(Tape& t, ParamStore& s) : tape(t), store(s) {}
+
+  // Site messages are built in kept buffers (one per nesting depth; a deque keeps them in
+  // place), so that a site call does not allocate its name or frames again each step.
+  std::deque<Site> msg_pool;
+  std::size_t msg_depth = 0;
+  struct MsgLease {
+    Context& c;
+    Site& msg;
+    explicit MsgLease(Context& ctx) : c(ctx), msg(ctx.acquire_msg()) {}
+    ~MsgLease() { --c.msg_depth; }
+    MsgLease(const MsgLease&) = delete;
+    MsgLease& operator=(const MsgLease&) = delete;
+  };
+  Site& acquire_msg() {
+    static const Site blank;
+    if (msg_depth == msg_pool.size()) msg_pool.emplace_back();
+    Site& m = msg_pool[msg_depth++];
+    m = blank;  // copy-assigning keeps the buffers
+    return m;
+  }
 
   // Ready for a new step (the containers keep their buffers).
   void reset() {
     stack.handlers.clear();
     frames.clear();
     scale = 1.0;
-    handles.clear();
     leaves.clear();
+    static long long steps_begun = 0;  // unique over contexts sharing a store
+    step_id = ++steps_begun;
     averages.clear();
+    average_leaves.clear();
     training = true;
+    marks = nullptr;
   }
 
   // ---- values ---------------------------------------------------------------------------
@@ -71,8 +111,9 @@ struct Context {
                   std::to_string(d.family->nparams) + " parameters, got " + std::to_string(params.size()));
     for (int p : params) { tape.check_index(p); d.params[d.nparams++] = p; }
     d.has_rsample = reparameterized && d.family->reparam;
-    std::string f = family;
-    d.event_dims = (f == "dirichlet" || f == "mvnormal") ? 1 : 0;
+    auto is = [&](const char* f) { return std::strcmp(family, f) == 0; };
+    d.event_dims = (is("dirichlet") || is("mvnormal")) ? 1 : 0;
+    d.vec_param = d.event_dims == 1 || is("categorical_prob") || is("categorical_logit");
     return d;
   }
 
@@ -84,8 +125,10 @@ struct Context {
   // A sample site; obs >= 0 makes it observed at that node. Returns the value node.
   int sample(const std::string& name, const DistRef& d, int obs = -1, const InferOptions& infer = {}) {
     check_name(name, "sample_site");
+    mark(name);
     if (!d.family) throw Error("`dist` of sample site \"" + name + "\" must be a distribution.");
-    Site msg;
+    MsgLease lease(*this);
+    Site& msg = lease.msg;
     msg.name = name;
     msg.kind = SiteKind::Sample;
     msg.dist = d;
@@ -102,8 +145,10 @@ struct Context {
   // site's), added to the model's log joint. Recorded as an observed site.
   void factor(const std::string& name, int log_factor) {
     check_name(name, "factor");
+    mark(name);
     tape.check_index(log_factor);
-    Site msg;
+    MsgLease lease(*this);
+    Site& msg = lease.msg;
     msg.name = name;
     msg.kind = SiteKind::Factor;
     msg.is_observed = true;
@@ -116,8 +161,10 @@ struct Context {
   // A deterministic site: records `value` under `name` (no density); returns it.
   int deterministic(const std::string& name, int value) {
     check_name(name, "deterministic");
+    mark(name);
     tape.check_index(value);
-    Site msg;
+    MsgLease lease(*this);
+    Site& msg = lease.msg;
     msg.name = name;
     msg.kind = SiteKind::Deterministic;
     msg.is_observed = true;
@@ -132,17 +179,17 @@ struct Context {
   // reading the store's array in place.
   int param(const std::string& name, const double* init, Shape shape, Constraint c = {}) {
     check_name(name, "param");
-    auto h = handles.find(name);
+    mark(name);
+    int k = store.find(name);
     int value;
-    if (h != handles.end()) {
-      value = h->second;
+    if (k >= 0 && store.at(k).stamp == step_id) {
+      value = store.at(k).handle;
     } else {
-      int k = store.find(name);
       if (k < 0) {
         if (!init) throw Error("Parameter \"" + name + "\" does not exist yet and has no `init`.");
         k = store.create(name, init, shape, c);
       }
-      const ParamEntry& e = store.at(k);
+      ParamEntry& e = store.at(k);
       int leaf = tape.constant_ref(e.data, e.shape);
       Node& x = tape.node(leaf);
       x.leaf = Leaf::Input;
@@ -150,10 +197,12 @@ struct Context {
       const Constraint& ec = e.constraint;
       value = ec.kind == transform::Real ? leaf : transform::apply(tape, ec.kind, 0, leaf, ec.a, ec.b);
       leaves.emplace_back(k, leaf);
-      handles.emplace(name, value);
+      e.stamp = step_id;
+      e.handle = value;
     }
     if (!stack.empty()) {
-      Site msg;
+      MsgLease lease(*this);
+      Site& msg = lease.msg;
       msg.name = name;
       msg.kind = SiteKind::Param;
       msg.value = value;
@@ -176,11 +225,13 @@ struct Context {
   auto plate(const std::string& name, long long size, int subsample_size, Body&& body,
              int subsample = -1) -> decltype(body(0)) {
     check_name(name, "plate");
+    mark(name);
     if (size <= 0) throw Error("`size` of plate \"" + name + "\" must be a positive whole number.");
     if (subsample_size < 0) throw Error("`subsample_size` of plate \"" + name + "\" must be a positive whole number.");
     for (const Frame& f : frames)
       if (f.name == name) throw Error("Duplicate plate \"" + name + "\": a plate of that name is already active.");
-    Site msg;
+    MsgLease lease(*this);
+    Site& msg = lease.msg;
     msg.name = name;
     msg.kind = SiteKind::Subsample;
     msg.value = subsample;
@@ -208,9 +259,12 @@ struct Context {
   // 1..size, or a fresh minibatch as sample.int(size, k) draws it (a tape op, redrawn on replay).
   int plate_indices(long long size, int k) {
     if (k <= 0 || k >= size) {
-      Vec all(size);
-      for (long long i = 0; i < size; ++i) all[i] = double(i + 1);
-      return constant(all);
+      Vec& all = iota[size];
+      if (all.size() != size) {
+        all.resize(size);
+        for (long long i = 0; i < size; ++i) all[i] = double(i + 1);
+      }
+      return data(all.data(), Shape::vec(size));
     }
     return subsample(tape, double(size), k);
   }

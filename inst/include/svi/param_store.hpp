@@ -33,6 +33,9 @@ struct ParamEntry {
   Shape shape;        // of the unconstrained array
   double* data;       // the unconstrained values (owned or not)
   std::unique_ptr<double[]> owned;  // set when the store owns them
+  // the running step's constrained node of this parameter (valid while `stamp` is that step's)
+  long long stamp = -1;
+  int handle = -1;
 };
 
 struct ParamStore {

@@ -41,6 +41,7 @@ struct DistRef {
   int nparams = 0;
   bool has_rsample = false;
   int event_dims = 0;  // dims of a value that one density term covers (1 for multivariate)
+  bool vec_param = false;  // parameters carry a vector per batch element (dirichlet, mvnormal, categorical)
 };
 
 // The baselines of a non-reparameterized guide site under TraceGraph_ELBO. `value` is a node
@@ -72,6 +73,7 @@ struct Site {
   int log_prob_raw = -1;  // neither scaled nor masked (the score function)
   std::vector<Frame> frames;
   double scale = 1.0;
+  int scale_node = -1;     // a tensor scale (scale handlers), broadcast over the plates, or -1
   int mask = -1;           // node of 0/1 values, or -1 for none
   bool mask_false = false; // masked out entirely (a scalar FALSE mask)
   InferOptions infer;
@@ -84,8 +86,10 @@ struct Site {
   bool done = false;
 
   bool is_latent_sample() const { return kind == SiteKind::Sample && !is_observed; }
-  // Whether a guide site's gradient is pathwise (or it has none to estimate: observed, factor).
-  bool pathwise() const { return is_observed || dist.has_rsample; }
+  // Whether a guide site's gradient is pathwise: decided by has_rsample alone, as R's
+  // site_reparam(), so an observed guide site from a non-reparameterized distribution gets a
+  // score term too. A factor has no distribution and no estimator to choose.
+  bool pathwise() const { return kind == SiteKind::Factor || dist.has_rsample; }
   std::vector<int> plate_shape() const {
     std::vector<int> s;
     s.reserve(frames.size());

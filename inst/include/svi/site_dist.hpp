@@ -43,10 +43,9 @@ inline std::vector<int> batch_shape(const Tape& t, const DistRef& d) {
   if (d.nparams == 0) return {};
   Shape s = t.shape(d.params[0]);
   for (int j = 1; j < d.nparams; ++j) s = broadcast_shape(s, t.shape(d.params[j]), d.family->name);
-  std::string f = d.family->name;
-  bool vec_param = f == "dirichlet" || f == "mvnormal" || f == "categorical_prob" || f == "categorical_logit";
+  if (s.nd == 0 && (s.n == 1 || d.vec_param)) return {};  // the common scalar case, without allocating
   std::vector<int> b = dims_of(s);
-  if (vec_param) b.pop_back();
+  if (d.vec_param) b.pop_back();
   if (b.size() == 1 && b[0] == 1) b.clear();
   return b;
 }
@@ -122,6 +121,14 @@ inline int site_log_prob_raw(Tape& t, const Site& s) {
   return finish_log_prob(t, s, s.dist.family->log_prob(t, ins));
 }
 
+// x with like's dims (same length): a scale vector over a 2-d plate shape.
+inline int like_shape_of(Tape& t, int x, int like) {
+  const Shape& a = t.shape(x);
+  Shape b = t.shape(like);
+  if (a.nd == b.nd && (a.nd == 0 || a.same_dims(b))) return x;
+  return reshape(t, x, b);
+}
+
 inline int scale_and_mask(Tape& t, int lp, double scale, int mask, bool mask_false) {
   if (mask_false) lp = mul(t, lp, t.scalar(0));
   else if (mask >= 0) lp = svi::mask(t, lp, mask);
@@ -129,11 +136,26 @@ inline int scale_and_mask(Tape& t, int lp, double scale, int mask, bool mask_fal
   return lp;
 }
 
+// lp (plate-shaped, of site s) masked and scaled by s's mask and scales. A tensor scale has
+// one value per plate element (or one in all) and broadcasts over the plates, as R's lp * scale.
+inline int scale_and_mask(Tape& t, int lp, const Site& s) {
+  lp = scale_and_mask(t, lp, s.scale, s.mask, s.mask_false);
+  if (s.scale_node < 0) return lp;
+  Eigen::Index n = t.shape(s.scale_node).n, m = t.shape(lp).n;
+  if (n != 1 && n != m)
+    throw Error("The scale at site \"" + s.name + "\" has " + std::to_string(n) +
+                " values but the site's log-density has " + std::to_string(m) +
+                " (one per element of its plates " + sizes_str(s.plate_shape()) +
+                "). Give one scale, or one per plate element.");
+  int sc = n == m && n > 1 ? like_shape_of(t, s.scale_node, lp) : s.scale_node;
+  return mul(t, lp, sc);
+}
+
 // Fills s.log_prob_raw and s.log_prob (once).
 inline int site_log_prob(Tape& t, Site& s) {
   if (s.log_prob >= 0) return s.log_prob;
   s.log_prob_raw = site_log_prob_raw(t, s);
-  s.log_prob = scale_and_mask(t, s.log_prob_raw, s.scale, s.mask, s.mask_false);
+  s.log_prob = scale_and_mask(t, s.log_prob_raw, s);
   return s.log_prob;
 }
 

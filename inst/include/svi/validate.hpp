@@ -1,12 +1,14 @@
 // Model/guide consistency checks on each particle's pair of traces (pyro-semantics 11), as
-// R/validate.R: mismatched event dims are errors; auxiliary guide sites in the model, guide
-// sites missing from the model, model latents missing from the guide and guide-only plates
-// are warnings, reported once per engine (`seen` holds the kinds already reported).
+// R/validate.R: mismatched event dims and batch shapes (after broadcasting over the plates)
+// are errors; auxiliary guide sites in the model, guide sites missing from the model, model
+// latents missing from the guide and guide-only plates are warnings, reported once per
+// engine (`seen` holds the kinds already reported).
 #pragma once
 #include <set>
 #include <string>
 #include <vector>
 #include "error.hpp"
+#include "site_dist.hpp"
 #include "trace.hpp"
 
 namespace svi {
@@ -17,7 +19,16 @@ inline std::string quoted(const std::vector<std::string>& names) {
   return s;
 }
 
-inline void check_model_guide(const Trace& model, const Trace& guide, std::set<std::string>& seen,
+// A site's batch shape after broadcasting over its plates (plate dims, then any others), as
+// R's site_batch_shape().
+inline std::vector<int> site_batch_shape(const Tape& t, const Site& s) {
+  std::vector<int> bs = batch_shape(t, s.dist);
+  if (!bs.empty() && prod(bs) == 1) bs.clear();
+  if (bs.empty() && !s.frames.empty()) bs = s.plate_shape();
+  return bs;
+}
+
+inline void check_model_guide(const Tape& t, const Trace& model, const Trace& guide, std::set<std::string>& seen,
                               std::vector<std::string>& warnings) {
   auto warn = [&](const char* key, const std::string& msg) {
     if (seen.insert(key).second) warnings.push_back(msg);
@@ -44,6 +55,10 @@ inline void check_model_guide(const Trace& model, const Trace& guide, std::set<s
     if (m.dist.event_dims != g->dist.event_dims)
       throw Error("Model and guide event dims disagree at site \"" + m.name + "\": " +
                   std::to_string(m.dist.event_dims) + " vs " + std::to_string(g->dist.event_dims) + ".");
+    std::vector<int> ms = site_batch_shape(t, m), gs = site_batch_shape(t, *g);
+    if (ms != gs)
+      throw Error("Model and guide shapes disagree at site \"" + m.name + "\": " + sizes_str(ms) +
+                  " vs " + sizes_str(gs) + ".");
   }
   if (!bad_aux.empty()) warn("aux", "Found auxiliary vars in the model: " + quoted(bad_aux) + ".");
   if (!guide_only.empty())

@@ -19,14 +19,6 @@ struct Baseline {
   int loss = -1;   // squared-error loss node, or -1
 };
 
-// x with like's shape (same length).
-inline int like_shape(Tape& t, int x, int like) {
-  const Shape& a = t.shape(x);
-  Shape b = t.shape(like);
-  if (a.nd == b.nd && (a.nd == 0 || a.same_dims(b))) return x;
-  return reshape(t, x, b);
-}
-
 inline int decaying_average(Context& ctx, const std::string& name, int cost, double beta) {
   Tape& t = ctx.tape;
   int old;
@@ -43,8 +35,9 @@ inline int decaying_average(Context& ctx, const std::string& name, int cost, dou
                   std::to_string(n) + ". The average is kept per plate element: the plate's "
                   "(sub)sample size must not change between steps.");
     old = t.leaf(Leaf::State, init.data(), Shape::vec(n));
+    ctx.average_leaves[name] = old;  // a compiled replay refills it from the store
   }
-  old = like_shape(t, old, cost);
+  old = like_shape_of(t, old, cost);
   int a = mul(t, t.scalar(1 - beta), cost);
   int b = mul(t, t.scalar(beta), old);
   ctx.averages[name] = add(t, a, b);
@@ -67,7 +60,7 @@ inline Baseline site_baseline(Context& ctx, const Site& g, int cost) {
       throw Error("Expected the baseline at site \"" + g.name + "\" to have shape " +
                   t.shape(cost).str() + " (its downstream cost), not " + t.shape(spec.value).str() +
                   ". A baseline has one value per element of the site's plates.");
-    int extra = like_shape(t, spec.value, cost);
+    int extra = like_shape_of(t, spec.value, cost);
     out.value = out.value < 0 ? extra : add(t, out.value, extra);
     out.loss = sum(t, pow(t, sub(t, cost, out.value), t.scalar(2)));
   }

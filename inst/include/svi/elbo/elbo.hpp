@@ -39,10 +39,13 @@ inline int sum_log_probs(Tape& t, const std::vector<int>& lps) {
 }
 
 // The scaled and masked log-densities of the sample sites at `pos` of trace `tr`.
+inline void log_probs(Tape& t, Trace& tr, const std::vector<int>& pos, std::vector<int>& out) {
+  out.clear();
+  for (int i : pos) out.push_back(site_log_prob(t, tr.sites[i]));
+}
 inline std::vector<int> log_probs(Tape& t, Trace& tr, const std::vector<int>& pos) {
   std::vector<int> out;
-  out.reserve(pos.size());
-  for (int i : pos) out.push_back(site_log_prob(t, tr.sites[i]));
+  log_probs(t, tr, pos, out);
   return out;
 }
 

@@ -12,16 +12,19 @@ namespace svi {
 
 struct TraceElbo : Elbo {
   bool rao_blackwellize = true;
+  std::vector<int> mpos, gpos, mlp, glp, reparam_lp;  // per-particle scratch, kept between steps
   explicit TraceElbo(int particles = 1) { num_particles = particles; }
   const char* name() const override { return "Trace_ELBO"; }
 
   Particle particle(Context& ctx, Trace& model, Trace& guide) override {
     Tape& t = ctx.tape;
-    std::vector<int> mpos = model.sample_sites(), gpos = guide.sample_sites();
-    std::vector<int> mlp = log_probs(t, model, mpos), glp = log_probs(t, guide, gpos);
+    model.sample_sites(mpos);
+    guide.sample_sites(gpos);
+    log_probs(t, model, mpos, mlp);
+    log_probs(t, guide, gpos, glp);
     int model_total = sum_log_probs(t, mlp);
     int elbo = sub(t, model_total, sum_log_probs(t, glp));
-    std::vector<int> reparam_lp;
+    reparam_lp.clear();
     bool all = true;
     for (std::size_t k = 0; k < gpos.size(); ++k) {
       if (guide.sites[gpos[k]].pathwise()) reparam_lp.push_back(glp[k]);

@@ -66,7 +66,14 @@ struct Optimizer {
 
   // One update of `theta` (length n) with `grad`; the state must have been prepared.
   void apply(const std::string& name, double* theta, const double* grad, std::size_t n) {
-    State& s = *states.at(name);
+    apply(*states.at(name), theta, grad, n);
+  }
+  // The same, with the state looked up once (a compiled replay keeps the pointers).
+  State* state(const std::string& name) {
+    auto it = states.find(name);
+    return it == states.end() ? nullptr : it->second.get();
+  }
+  void apply(State& s, double* theta, const double* grad, std::size_t n) const {
     switch (kind) {
       case Kind::Adam: adam_step(theta, grad, n, s.adam, adam); break;
       case Kind::ClippedAdam: clipped_adam_step(theta, grad, n, s.clipped, clipped); break;
