@@ -170,7 +170,7 @@ check_init_loc_fn <- function(init_loc_fn, fn, call = parent.frame()) {
 
 check_init_scale <- function(init_scale, fn, call = parent.frame()) {
   if (!is.numeric(init_scale) || length(init_scale) != 1L || is.na(init_scale) || init_scale <= 0) {
-    cli::cli_abort("{.arg init_scale} of {.fn {fn}} must be a positive number, not {.val {format(init_scale)}}.", call = call)
+    cli::cli_abort("{.arg init_scale} of {.fn {fn}} must be a positive number, not {format_value(init_scale)}.", call = call)
   }
 }
 

@@ -19,34 +19,55 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
   stat <- run$stat
   if (!is.null(stat)) stretch <- 1L   # the stationarity test needs the iterates of every step
   i <- 0L
+  # An interrupt can land anywhere in R's part of an iteration too. The C++ replay returns the
+  # losses of the steps it completed, recording them runs with interrupts held (so the record
+  # always matches the object), and an interrupt landing outside those is caught here.
   while (i < num_steps) {
-    # the recording steps one at a time, so an interrupt in one keeps the steps before it
-    n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
-    # an error part-way through a stretch goes back to its start (single steps write their
-    # state back only when they complete)
-    snap <- if (n > 1L) svi_snapshot(s) else NULL
-    losses <- tryCatch(step_context(run, compiled_steps(s, args, n)),
-                       interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),
-                       error = function(e) structure(numeric(0), failed = TRUE))
-    # (an interrupt inside the C++ replay returns the losses of the steps it completed)
-    if (isTRUE(attr(losses, "failed")) || isTRUE(attr(losses, "in_r"))) {
-      if (!is.null(snap)) suspendInterrupts(svi_restore(s, snap))
-      if (isTRUE(attr(losses, "failed"))) return("error")
-    }
-    stop <- FALSE
-    for (l in losses) {   # every step of the stretch ran, so every one is recorded
-      i <- i + 1L
-      run_record(run, i, l, NULL)
-      if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
-      if (!stop && !is.null(patience)) stop <- run_patience_exhausted(run, i, patience, min_delta)
-    }
-    if (!is.null(bar) && i > 0L) progress_bar_update(bar, run, i)
-    if (isTRUE(attr(losses, "interrupted"))) return("interrupt")
-    if (stop) return("patience")
-    if (!is.null(stat) && length(losses)) {
-      stationary_record(run, s)
-      if (stationary_check(run, i)) return("num_steps")
-    }
+    last <- NULL   # set inside the held block, so it survives an interrupt taken at its end
+    caught <- tryCatch({
+      # the recording steps one at a time, so an interrupt in one keeps the steps before it
+      n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
+      # an error part-way through a stretch goes back to its start (single steps write their
+      # state back only when they complete)
+      snap <- if (n > 1L) svi_snapshot(s) else NULL
+      suspendInterrupts({
+        losses <- allowInterrupts(tryCatch(step_context(run, compiled_steps(s, args, n)),
+          interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),
+          error = function(e) structure(numeric(0), failed = TRUE)))
+        last <- compiled_record_stretch(s, run, losses, snap, i, num_steps, bar, log_every,
+                                        patience, min_delta, stat)
+      })
+      FALSE
+    }, interrupt = function(e) TRUE)
+    if (!is.null(last)) i <- last$i
+    if (caught) return("interrupt")
+    if (!is.null(last$reason)) return(last$reason)
   }
   "num_steps"
+}
+
+# Records one stretch's losses (run with interrupts held, so the record matches the object).
+# Returns list(reason = NULL or why the run stops, i = steps recorded so far).
+compiled_record_stretch <- function(s, run, losses, snap, i, num_steps, bar, log_every, patience,
+                                    min_delta, stat) {
+  # (an interrupt inside the C++ replay returns the losses of the steps it completed)
+  if (isTRUE(attr(losses, "failed")) || isTRUE(attr(losses, "in_r"))) {
+    if (!is.null(snap)) svi_restore(s, snap)
+    if (isTRUE(attr(losses, "failed"))) return(list(reason = "error", i = i))
+  }
+  stop <- FALSE
+  for (l in losses) {   # every step of the stretch ran, so every one is recorded
+    i <- i + 1L
+    run_record(run, i, l, NULL)
+    if (!is.null(log_every) && ((run$offset + i) %% log_every == 0L)) run_log_line(run, i, num_steps)
+    if (!stop && !is.null(patience)) stop <- run_patience_exhausted(run, i, patience, min_delta)
+  }
+  if (!is.null(bar) && i > 0L) progress_bar_update(bar, run, i)
+  if (isTRUE(attr(losses, "interrupted"))) return(list(reason = "interrupt", i = i))
+  if (stop) return(list(reason = "patience", i = i))
+  if (!is.null(stat) && length(losses)) {
+    stationary_record(run, s)
+    if (stationary_check(run, i)) return(list(reason = "num_steps", i = i))
+  }
+  list(reason = NULL, i = i)
 }

@@ -137,18 +137,27 @@ svi_run <- function(s, ..., num_steps, smoothing = 0.9, progress = TRUE, log_eve
   # one display per run: a bar updated in place in a console; elsewhere (knitr, Rscript) one
   # line at the end, and log lines only when asked for with log_every
   show_bar <- progress && svi_is_interactive() && !svi_in_knitr()
-  run <- new_run_state(num_steps, smoothing, prev, has_validation = !is.null(validation))
-  run$stat <- stat
-  bar <- if (show_bar) new_progress_bar(num_steps) else NULL
-
+  new_run <- function() {
+    r <- new_run_state(num_steps, smoothing, prev, has_validation = !is.null(validation))
+    r$stat <- stat
+    r
+  }
+  run <- NULL
+  bar <- NULL
   start <- proc.time()[["elapsed"]]
-  stop_reason <- if (compiled_run_ok(s, validation, callback)) {
+  # (an interrupt before a loop has set up its own guard has changed nothing yet)
+  stop_reason <- tryCatch({
+    run <- new_run()
+    bar <- if (show_bar) new_progress_bar(num_steps) else NULL
+    if (compiled_run_ok(s, validation, callback)) {
     # compiled: whole stretches of replayed steps in C++, recorded afterwards
     compiled_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta)
   } else {
     dynamic_run_loop(s, args, num_steps, run, bar, log_every, patience, min_delta,
                      validation, callback)
-  }
+    }
+  }, interrupt = function(e) "interrupt")
+  if (is.null(run)) run <- new_run()   # interrupted before the first step
   elapsed <- proc.time()[["elapsed"]] - start
 
   n <- run$n

@@ -18,3 +18,7 @@ gauss_hermite <- function(n) {
   e <- eigen(J, symmetric = TRUE)
   list(x = e$values * sqrt(2), w = e$vectors[1, ]^2)
 }
+
+# trace_model() outside svi() uses the session's default parameter store, which earlier test
+# files fill with parameters of the same names and other shapes: start from an empty one.
+fresh_default_store <- function() assign("default_store", svi:::new_param_store(), envir = svi:::.svi)

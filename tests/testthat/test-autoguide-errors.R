@@ -12,6 +12,7 @@ test_that("a discrete latent site is named, with the two ways out", {
   expect_snapshot(svi_step(s, y8), error = TRUE)
   # hiding it is the documented fix: the guide then covers mu only
   g <- auto_normal(block(model, hide = "k"))
+  fresh_default_store()
   trace_model(g, y8)
   expect_identical(svi:::autoguide_site_names(g), "mu")
 })
@@ -48,6 +49,7 @@ test_that("flattened guides refuse local latents in subsampled plates and point 
   for (make in list(auto_diagonal_normal, auto_mvnormal, auto_lowrank_mvnormal, auto_laplace)) {
     expect_snapshot(trace_model(make(model), y8), error = TRUE)
   }
+  fresh_default_store()
   expect_no_error(trace_model(auto_normal(model), y8))
 })
 
