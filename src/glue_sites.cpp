@@ -307,12 +307,14 @@ SEXP sample_plain(SEXP msg, SEXP stack) {
       if (!ok) { UNPROTECT(1); return R_NilValue; }
     }
     bool reparam = is_true(Rf_getAttrib(d, rsample_sym));
-    SEXP value;
+    // R's RNG state is held only while a draw is made. The draw is stored in `out` (which is
+    // protected) before the scope ends: the scope's end writes .Random.seed, which allocates
+    // and may collect an unprotected value.
     {
-      Rcpp::RNGScope rng;  // R's RNG state, held only when a draw is made
-      value = dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr);
+      Rcpp::RNGScope rng;
+      SET_VECTOR_ELT(out, kValue,
+                     dist_draw_value(CHAR(STRING_ELT(fam, 0)), d, reparam, current_tape() != nullptr));
     }
-    SET_VECTOR_ELT(out, kValue, value);
   }
   SET_VECTOR_ELT(out, kDone, Rf_ScalarLogical(TRUE));
   out = track_nonreparam(stack, out);
