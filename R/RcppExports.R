@@ -21,8 +21,8 @@ cpp_tape_signature <- function(xp) {
     .Call(`_svi_cpp_tape_signature`, xp)
 }
 
-cpp_compiled_steps <- function(xp, params, averages, loss_node, surrogate_node, num_steps) {
-    .Call(`_svi_cpp_compiled_steps`, xp, params, averages, loss_node, surrogate_node, num_steps)
+cpp_compiled_replay <- function(s, num_steps) {
+    .Call(`_svi_cpp_compiled_replay`, s, num_steps)
 }
 
 cpp_tensor_state <- function(xp, x) {

@@ -28,7 +28,8 @@ new_handler <- function(type, process = NULL, postprocess = NULL, ...) {
 # the rest of that expression; so the normal end of each guarded function does the same
 # reset in its body, where an interrupt still finds the guard (the reset is idempotent, and
 # the on.exit repeats it harmlessly). Updates that must change together are committed inside
-# suspendInterrupts() (commit_step(), the compiled write-back).
+# suspendInterrupts() (commit_step(), a compiled recording); a compiled replay stores its
+# result from C++ after its last step, with no R code in between.
 
 # Runs `expr` with `h` pushed on the stack; the stack is restored even on error or interrupt.
 with_handler <- function(h, expr) {

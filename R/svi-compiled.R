@@ -112,58 +112,29 @@ has_optim_states <- function(s, prog) {
   all(vapply(names(prog$leaves), function(nm) !is.null(s$optim_state$params[[nm]]), TRUE))
 }
 
-# Replays `n` steps in C++; returns their losses (attribute "interrupted" when a user
-# interrupt cut the stretch short; the state is then that of the last completed step).
+# Replays `n` steps in C++, which also stores their result in `s` (src/glue_compiled.cpp):
+# returns their losses (attribute "interrupted" when a user interrupt cut the stretch short;
+# the object is then at the last completed step), or NULL when the program's tape is gone.
 compiled_replay <- function(s, n) {
-  prog <- s$program
-  names <- names(prog$leaves)
-  params <- lapply(seq_along(names), function(k) {
-    nm <- names[[k]]
-    list(name = nm, leaf = prog$leaves[[k]], value = s$store$values[[nm]],
-         state = s$optim_state$params[[nm]])
-  })
-  averages <- lapply(prog$averages, function(a) {
-    list(leaf = a$leaf, `next` = a$`next`, value = as.double(s$store$averages[[a$name]]))
-  })
-  res <- .Call(`_svi_cpp_compiled_steps`, prog$tape, params, averages, prog$loss_node,
-               prog$surrogate_node, as.integer(n))
-  # the write-back is all or nothing: an interrupt before it leaves the object as before the
-  # stretch, one after it finds the object at the stretch's last step
-  suspendInterrupts(compiled_write_back(s, prog, res))
-  if (res$skipped > 0) step_is_finite(list(loss = NaN, grads = list()))   # the warning
-  out <- res$losses
-  if (isTRUE(res$interrupted)) attr(out, "interrupted") <- TRUE
+  out <- .Call(`_svi_cpp_compiled_replay`, s, n)
+  if (is.null(out)) return(NULL)
+  if (!is.null(attr(out, "skipped"))) {
+    attr(out, "skipped") <- NULL
+    with_svi(s, step_is_finite(list(loss = NaN, grads = list())))   # the warning, once per object
+  }
   out
-}
-
-compiled_write_back <- function(s, prog, res) {
-  names <- names(prog$leaves)
-  values <- s$store$values
-  for (k in seq_along(names)) {
-    nm <- names[[k]]
-    v <- res$values[[k]]
-    attributes(v) <- attributes(values[[nm]])
-    values[[nm]] <- v
-    st <- s$optim_state$params[[nm]]
-    st$step <- res$states[[k]]$step
-    st$lr <- res$states[[k]]$lr
-    st$buffers <- res$states[[k]]$buffers
-    assign(nm, st, envir = s$optim_state$params)
-  }
-  s$store$values <- values
-  for (k in seq_along(prog$averages)) {
-    nm <- prog$averages[[k]]$name
-    s$store$averages[[nm]] <- like_shape(res$averages[[k]], s$store$averages[[nm]])
-  }
-  s$steps <- s$steps + length(res$losses) - res$skipped
 }
 
 # Runs `n` steps of a compiled svi object with arguments `args`: recording while there is no
 # program for these arguments, replaying after.
 compiled_steps <- function(s, args, n) {
-  prog <- s$program
-  if (!is.null(prog) && (!identical(args, prog$args) || !.Call(`_svi_cpp_tape_valid`, prog$tape))) {
-    s$program <- NULL   # new data (or a reloaded object): record again
+  prog <- .subset2(s, "program")
+  if (!is.null(prog) && identical(args, .subset2(prog, "args"))) {
+    out <- compiled_replay(s, n)   # the usual case: one call
+    if (!is.null(out)) return(out)
+  }
+  if (!is.null(prog)) {   # new data (or a reloaded object): record again
+    s$program <- NULL
     s$recording <- NULL
   }
   losses <- numeric(0)
@@ -172,7 +143,7 @@ compiled_steps <- function(s, args, n) {
     n <- n - 1L
   }
   if (n > 0) {
-    more <- with_svi(s, compiled_replay(s, n))
+    more <- compiled_replay(s, n)
     losses <- c(losses, more)
     if (isTRUE(attr(more, "interrupted"))) attr(losses, "interrupted") <- TRUE
   }

@@ -64,19 +64,15 @@ BEGIN_RCPP
     return rcpp_result_gen;
 END_RCPP
 }
-// cpp_compiled_steps
-Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, int loss_node, int surrogate_node, int num_steps);
-RcppExport SEXP _svi_cpp_compiled_steps(SEXP xpSEXP, SEXP paramsSEXP, SEXP averagesSEXP, SEXP loss_nodeSEXP, SEXP surrogate_nodeSEXP, SEXP num_stepsSEXP) {
+// cpp_compiled_replay
+SEXP cpp_compiled_replay(SEXP s, int num_steps);
+RcppExport SEXP _svi_cpp_compiled_replay(SEXP sSEXP, SEXP num_stepsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::RNGScope rcpp_rngScope_gen;
-    Rcpp::traits::input_parameter< SEXP >::type xp(xpSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type params(paramsSEXP);
-    Rcpp::traits::input_parameter< Rcpp::List >::type averages(averagesSEXP);
-    Rcpp::traits::input_parameter< int >::type loss_node(loss_nodeSEXP);
-    Rcpp::traits::input_parameter< int >::type surrogate_node(surrogate_nodeSEXP);
+    Rcpp::traits::input_parameter< SEXP >::type s(sSEXP);
     Rcpp::traits::input_parameter< int >::type num_steps(num_stepsSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_compiled_steps(xp, params, averages, loss_node, surrogate_node, num_steps));
+    rcpp_result_gen = Rcpp::wrap(cpp_compiled_replay(s, num_steps));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -804,7 +800,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_tape_subsample", (DL_FUNC) &_svi_cpp_tape_subsample, 3},
     {"_svi_cpp_tensor_node", (DL_FUNC) &_svi_cpp_tensor_node, 1},
     {"_svi_cpp_tape_signature", (DL_FUNC) &_svi_cpp_tape_signature, 1},
-    {"_svi_cpp_compiled_steps", (DL_FUNC) &_svi_cpp_compiled_steps, 6},
+    {"_svi_cpp_compiled_replay", (DL_FUNC) &_svi_cpp_compiled_replay, 2},
     {"_svi_cpp_tensor_state", (DL_FUNC) &_svi_cpp_tensor_state, 2},
     {"_svi_cpp_dist_log_prob", (DL_FUNC) &_svi_cpp_dist_log_prob, 3},
     {"_svi_cpp_dist_sample", (DL_FUNC) &_svi_cpp_dist_sample, 5},

@@ -75,53 +75,106 @@ std::vector<double> as_values(SEXP x, R_xlen_t n, const std::string& what) {
   return std::vector<double>(REAL(x), REAL(x) + n);
 }
 
+SEXP sym(const char* s) { return Rf_install(s); }
+
+int int_elt(SEXP list, const char* name) {
+  SEXP x = list_elt(list, name);
+  if ((TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP) || Rf_xlength(x) != 1)
+    fail(std::string("internal: a compiled program has no `") + name + "`");
+  return Rf_asInteger(x);
+}
+
+// `old` with the values `v` (a fresh vector; `keep_all`: all of old's attributes, else only
+// its dim, as R's like_shape()).
+SEXP fresh_like(SEXP old, const std::vector<double>& v, bool keep_all) {
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, R_xlen_t(v.size())));
+  std::copy(v.begin(), v.end(), REAL(out));
+  if (keep_all) DUPLICATE_ATTRIB(out, old);
+  else Rf_setAttrib(out, R_DimSymbol, Rf_getAttrib(old, R_DimSymbol));
+  UNPROTECT(1);
+  return out;
+}
+
+// Position of the element named `nm` in a named list, or an error naming the parameter.
+R_xlen_t must_pos(SEXP list, const char* nm, const char* what) {
+  R_xlen_t i = list_pos(list, nm);
+  if (i < 0) fail(std::string("the ") + what + " '" + nm + "' of the compiled step is missing");
+  return i;
+}
 
 }  // namespace
 
-// Runs up to `num_steps` replayed steps. params: list of list(name, leaf, value, state) with the
-// optimizer state as in R/optim-state.R; averages: list of list(leaf, next, value) (a decaying
-// average's store leaf, the node holding its updated value, and its current value).
-// Returns the losses, the new values, optimizer states and averages, how many steps were
-// skipped as non-finite, and whether an interrupt stopped the stretch (state is then that of
-// the last completed step).
+// Replays up to `num_steps` steps of the compiled svi object `s` (an environment: its
+// `program` from R/svi-compiled.R, `store`, `optim_state` and `steps`) and stores the result
+// in `s` -- parameter values, optimizer states, decaying averages and the step count -- so a
+// svi_step() on a compiled object is this one call. Everything is read before the first step
+// and written after the last, with no R code in between, so the object is always at a
+// completed step. Returns the losses (attribute "skipped": non-finite steps, which leave the
+// parameters as they were; "interrupted": a user interrupt cut the stretch short), or NULL
+// when the program's tape is gone (a reloaded object) and R must record again.
 // [[Rcpp::export(rng = true)]]
-Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, int loss_node,
-                              int surrogate_node, int num_steps) {
+SEXP cpp_compiled_replay(SEXP s, int num_steps) {
+  if (TYPEOF(s) != ENVSXP) fail("internal: a compiled replay needs the svi object");
+  SEXP prog = env_get(s, sym("program"));
+  SEXP xp = list_elt(prog, "tape");
+  if (TYPEOF(xp) != EXTPTRSXP || !R_ExternalPtrAddr(xp)) return R_NilValue;
   GlueTape& g = *tape_from_xptr(xp);
   svi::Tape& t = g.tape;
   if (g.serial) fail("internal: a compiled tape must be frozen before it is replayed");
   t.rng = &r_rng();
+  const int loss_node = int_elt(prog, "loss_node"), surrogate_node = int_elt(prog, "surrogate_node");
   t.check_index(loss_node);
   t.check_index(surrogate_node);
-  const int np = params.size(), na = averages.size();
+
+  SEXP store = env_get(s, sym("store"));
+  SEXP states = env_get(env_get(s, sym("optim_state")), sym("params"));
+  if (TYPEOF(store) != ENVSXP || TYPEOF(states) != ENVSXP)
+    fail("internal: a compiled replay needs the object's store and optimizer state");
+  SEXP values = env_get(store, sym("values"));
+  SEXP leaves = list_elt(prog, "leaves");
+  SEXP leaf_names = Rf_getAttrib(leaves, R_NamesSymbol);
+  if (TYPEOF(leaves) != INTSXP || leaf_names == R_NilValue)
+    fail("internal: a compiled program has no parameter leaves");
+  const int np = int(Rf_xlength(leaves));
   std::vector<int> leaf(np);
+  std::vector<R_xlen_t> at(np);
   std::vector<std::vector<double>> theta(np);
   std::vector<OptimSlot> slots;
   slots.reserve(np);
   for (int k = 0; k < np; ++k) {
-    SEXP p = params[k];
-    std::string name = Rcpp::as<std::string>(list_elt(p, "name"));
-    leaf[k] = Rcpp::as<int>(list_elt(p, "leaf"));
+    const char* nm = CHAR(STRING_ELT(leaf_names, k));
+    leaf[k] = INTEGER(leaves)[k];
     t.check_index(leaf[k]);
-    R_xlen_t n = t.shape(leaf[k]).n;
-    theta[k] = as_values(list_elt(p, "value"), n, "the value of parameter '" + name + "'");
-    SEXP st = list_elt(p, "state");
-    slots.emplace_back(Rcpp::as<std::string>(list_elt(st, "optimizer")), name, n,
-                       Rcpp::as<double>(list_elt(st, "step")), Rcpp::as<double>(list_elt(st, "lr")),
-                       list_elt(st, "buffers"), list_elt(st, "settings"));
+    const R_xlen_t n = t.shape(leaf[k]).n;
+    at[k] = must_pos(values, nm, "parameter");
+    theta[k] = as_values(VECTOR_ELT(values, at[k]), n, std::string("the value of parameter '") + nm + "'");
+    SEXP st = env_get(states, sym(nm));
+    if (TYPEOF(st) != VECSXP) fail(std::string("the optimizer state of parameter '") + nm + "' is missing");
+    SEXP kind = list_elt(st, "optimizer");
+    if (TYPEOF(kind) != STRSXP || Rf_xlength(kind) != 1)
+      fail(std::string("the optimizer state of parameter '") + nm + "' has no optimizer");
+    slots.emplace_back(CHAR(STRING_ELT(kind, 0)), nm, n, Rf_asReal(list_elt(st, "step")),
+                       Rf_asReal(list_elt(st, "lr")), list_elt(st, "buffers"), list_elt(st, "settings"));
   }
+  SEXP averages = list_elt(prog, "averages");
+  SEXP avg_values = env_get(store, sym("averages"));
+  const int na = int(Rf_xlength(averages));
   std::vector<int> avg_leaf(na), avg_next(na);
+  std::vector<R_xlen_t> avg_at(na);
   std::vector<std::vector<double>> avg(na);
   for (int k = 0; k < na; ++k) {
-    SEXP a = averages[k];
-    avg_leaf[k] = Rcpp::as<int>(list_elt(a, "leaf"));
-    avg_next[k] = Rcpp::as<int>(list_elt(a, "next"));
+    SEXP a = VECTOR_ELT(averages, k);
+    avg_leaf[k] = int_elt(a, "leaf");
+    avg_next[k] = int_elt(a, "next");
     t.check_index(avg_leaf[k]);
     t.check_index(avg_next[k]);
-    avg[k] = as_values(list_elt(a, "value"), t.shape(avg_leaf[k]).n, "a decaying-average baseline");
+    SEXP nm = list_elt(a, "name");
+    avg_at[k] = must_pos(avg_values, CHAR(STRING_ELT(nm, 0)), "decaying-average baseline");
+    avg[k] = as_values(VECTOR_ELT(avg_values, avg_at[k]), t.shape(avg_leaf[k]).n,
+                       "a decaying-average baseline");
   }
 
-  Rcpp::NumericVector losses(num_steps);
+  SEXP losses = PROTECT(Rf_allocVector(REALSXP, num_steps));
   int done = 0, skipped = 0;
   bool interrupted = false;
   std::vector<svi::Vec> grads(np);
@@ -133,8 +186,8 @@ Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, i
     for (int k = 0; k < np; ++k) t.node(leaf[k]).own = Eigen::Map<const svi::Vec>(theta[k].data(), theta[k].size());
     for (int k = 0; k < na; ++k) t.node(avg_leaf[k]).own = Eigen::Map<const svi::Vec>(avg[k].data(), avg[k].size());
     t.forward();
-    double loss = t.val(loss_node)[0];
-    losses[done] = loss;
+    const double loss = t.val(loss_node)[0];
+    REAL(losses)[done] = loss;
     t.backward(surrogate_node);
     bool finite = std::isfinite(loss);
     for (int k = 0; k < np; ++k) {
@@ -149,19 +202,36 @@ Rcpp::List cpp_compiled_steps(SEXP xp, Rcpp::List params, Rcpp::List averages, i
     }
   }
 
-  Rcpp::List values(np), states(np), avg_out(na);
-  for (int k = 0; k < np; ++k) {
-    values[k] = Rcpp::NumericVector(theta[k].begin(), theta[k].end());
-    states[k] = Rcpp::List::create(Rcpp::Named("step") = double(slots[k].step),
-                                   Rcpp::Named("lr") = slots[k].lr,
-                                   Rcpp::Named("buffers") = slots[k].buffers_to_r());
+  // Store the stretch's result: new vectors in new lists (the old ones may be shared with the
+  // user's copies), bound in place of the old.
+  if (done > skipped) {
+    SEXP nv = PROTECT(Rf_shallow_duplicate(values));
+    for (int k = 0; k < np; ++k) SET_VECTOR_ELT(nv, at[k], fresh_like(VECTOR_ELT(values, at[k]), theta[k], true));
+    for (int k = 0; k < np; ++k) {
+      SEXP nm = sym(CHAR(STRING_ELT(leaf_names, k)));
+      SEXP ns = PROTECT(slots[k].state_to_r(env_get(states, nm)));
+      Rf_defineVar(nm, ns, states);
+      UNPROTECT(1);
+    }
+    if (na) {
+      SEXP navg = PROTECT(Rf_shallow_duplicate(avg_values));
+      for (int k = 0; k < na; ++k)
+        SET_VECTOR_ELT(navg, avg_at[k], fresh_like(VECTOR_ELT(avg_values, avg_at[k]), avg[k], false));
+      Rf_defineVar(sym("averages"), navg, store);
+      UNPROTECT(1);
+    }
+    Rf_defineVar(sym("values"), nv, store);
+    UNPROTECT(1);
+    SEXP steps = env_get(s, sym("steps"));
+    const double now = Rf_asReal(steps) + (done - skipped);
+    Rf_defineVar(sym("steps"), TYPEOF(steps) == INTSXP ? Rf_ScalarInteger(int(now)) : Rf_ScalarReal(now), s);
   }
-  for (int k = 0; k < na; ++k) avg_out[k] = Rcpp::NumericVector(avg[k].begin(), avg[k].end());
-  return Rcpp::List::create(
-      Rcpp::Named("losses") = Rcpp::NumericVector(losses.begin(), losses.begin() + done),
-      Rcpp::Named("values") = values, Rcpp::Named("states") = states,
-      Rcpp::Named("averages") = avg_out, Rcpp::Named("skipped") = skipped,
-      Rcpp::Named("interrupted") = interrupted);
+  if (done < num_steps) losses = Rf_xlengthgets(losses, done);
+  PROTECT(losses);
+  if (skipped) Rf_setAttrib(losses, sym("skipped"), Rf_ScalarInteger(skipped));
+  if (interrupted) Rf_setAttrib(losses, sym("interrupted"), Rf_ScalarLogical(TRUE));
+  UNPROTECT(2);
+  return losses;
 }
 
 // A state leaf: a copied constant that a compiled replay may overwrite between steps (the

@@ -127,6 +127,19 @@ void OptimSlot::update(double* theta, const double* grad) {
   }
 }
 
+SEXP OptimSlot::state_to_r(SEXP old) const {
+  SEXP ns = PROTECT(Rf_shallow_duplicate(old));
+  SEXP nms = Rf_getAttrib(ns, R_NamesSymbol);
+  for (R_xlen_t i = 0; i < Rf_xlength(ns); ++i) {
+    const char* f = CHAR(STRING_ELT(nms, i));
+    if (!std::strcmp(f, "step")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(double(step)));
+    else if (!std::strcmp(f, "lr")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(lr));
+    else if (!std::strcmp(f, "buffers")) SET_VECTOR_ELT(ns, i, buffers_to_r());
+  }
+  UNPROTECT(1);
+  return ns;
+}
+
 SEXP OptimSlot::buffers_to_r() const {
   const R_xlen_t nb = static_cast<R_xlen_t>(buffers.size());
   SEXP out = PROTECT(Rf_allocVector(VECSXP, nb));
@@ -265,15 +278,7 @@ static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string opt
     SEXP value = Rf_duplicate(th);  // keeps attributes
     SET_VECTOR_ELT(new_values, k, value);
     slot.update(REAL(value), REAL(gr));
-    SEXP ns = Rf_shallow_duplicate(st);
-    SET_VECTOR_ELT(new_states, k, ns);
-    SEXP nms = Rf_getAttrib(ns, R_NamesSymbol);
-    for (R_xlen_t i = 0; i < Rf_xlength(ns); ++i) {
-      const char* f = CHAR(STRING_ELT(nms, i));
-      if (!std::strcmp(f, "step")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(double(slot.step)));
-      else if (!std::strcmp(f, "lr")) SET_VECTOR_ELT(ns, i, Rf_ScalarReal(slot.lr));
-      else if (!std::strcmp(f, "buffers")) SET_VECTOR_ELT(ns, i, slot.buffers_to_r());
-    }
+    SET_VECTOR_ELT(new_states, k, slot.state_to_r(st));
   }
   Rf_setAttrib(new_values, R_NamesSymbol, names);
   Rf_setAttrib(new_states, R_NamesSymbol, names);

@@ -27,6 +27,9 @@ struct OptimSlot {
   // One update of theta (length n) with grad (nullptr: no gradient this step).
   void update(double* theta, const double* grad);
   SEXP buffers_to_r() const;
+  // The parameter's R state `old` (a list as in R/optim-state.R) with this slot's step, lr
+  // and buffers: a new list, `old` is not modified.
+  SEXP state_to_r(SEXP old) const;
 };
 
 }  // namespace glue
