@@ -1,6 +1,6 @@
 # Compiles a small C++ program against the package's header-only core (without R) and returns
 # its output lines; skips when no core headers or C++17 compiler are at hand. `needs` is a
-# core header that must exist; `flags` are extra compiler flags; `eigen` adds RcppEigen's
+# core header that must exist (fixtures/ is on the include path too); `flags` are extra compiler flags; `eigen` adds RcppEigen's
 # include directory. With `must_compile = TRUE` a fixture that does not compile fails the test
 # (showing the compiler's output) instead of skipping it, so a broken core cannot pass silently.
 run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE, must_compile = FALSE) {
@@ -22,7 +22,9 @@ run_standalone_core <- function(name, lines, needs, flags = "", eigen = FALSE, m
   src <- file.path(dir, paste0(name, ".cpp"))
   writeLines(lines, src)
   exe <- file.path(dir, name)
-  cmd <- paste(cxx, config("CXX17STD"), flags, "-I", shQuote(inc),
+  # fixtures/ holds the headers the fixtures share (fixture_support.hpp)
+  fixtures <- normalizePath(test_path("fixtures"), mustWork = FALSE)
+  cmd <- paste(cxx, config("CXX17STD"), flags, "-I", shQuote(inc), "-I", shQuote(fixtures),
                if (eigen) paste("-I", shQuote(eigen_inc)), shQuote(src), "-o", shQuote(exe))
   if (must_compile) {
     log <- suppressWarnings(system(paste(cmd, "2>&1"), intern = TRUE))

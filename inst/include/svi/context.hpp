@@ -144,31 +144,28 @@ struct Context {
   // A factor: an arbitrary log-density term `log_factor` (on the active plates, like an observed
   // site's), added to the model's log joint. Recorded as an observed site.
   void factor(const std::string& name, int log_factor) {
-    check_name(name, "factor");
-    mark(name);
-    tape.check_index(log_factor);
-    MsgLease lease(*this);
-    Site& msg = lease.msg;
-    msg.name = name;
-    msg.kind = SiteKind::Factor;
-    msg.is_observed = true;
-    msg.value = log_factor;
-    msg.scale = scale;
-    msg.frames = frames;
-    stack.apply(msg, [](Site&) {});
+    record_value_site(name, "factor", SiteKind::Factor, log_factor, scale);
   }
 
-  // A deterministic site: records `value` under `name` (no density); returns it.
+  // A deterministic site: records `value` under `name` (no density, so no scale); returns it.
   int deterministic(const std::string& name, int value) {
-    check_name(name, "deterministic");
+    return record_value_site(name, "deterministic", SiteKind::Deterministic, value, 1.0);
+  }
+
+  // A site whose value is given (factor, deterministic): recorded through the handlers as an
+  // observed site of `kind`.
+  int record_value_site(const std::string& name, const char* what, SiteKind kind, int value,
+                        double site_scale) {
+    check_name(name, what);
     mark(name);
     tape.check_index(value);
     MsgLease lease(*this);
     Site& msg = lease.msg;
     msg.name = name;
-    msg.kind = SiteKind::Deterministic;
+    msg.kind = kind;
     msg.is_observed = true;
     msg.value = value;
+    msg.scale = site_scale;
     msg.frames = frames;
     stack.apply(msg, [](Site&) {});
     return msg.value;
