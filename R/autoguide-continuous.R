@@ -19,7 +19,7 @@ auto_mvnormal <- function(model, init_loc_fn = init_to_median(), init_scale = 0.
 #' @export
 auto_lowrank_mvnormal <- function(model, init_loc_fn = init_to_median(), init_scale = 0.1, rank = NULL,
                                   prefix = "auto") {
-  if (!is.null(rank)) check_count_arg(rank, "rank", "auto_lowrank_mvnormal")
+  if (!is.null(rank)) rank <- check_count(rank, "rank", where = " of `auto_lowrank_mvnormal()`")
   new_continuous_guide("lowrank_mvnormal", "auto_lowrank_mvnormal", model, init_loc_fn, init_scale, prefix,
                        list(rank = rank))
 }

@@ -40,13 +40,19 @@ elementwise_support <- function(c) c$event_dim == 0L || inherits(c, "svi_constra
 support_kind_name <- function(c) sub("^svi_constraint_", "", class(c)[1])
 
 # One run of `model` in which every latent site takes the value `choose(site)` gives it.
-# Returns the latent sites (in order) and the observed sites, as messages.
-prototype_run <- function(model, args, choose, guide_name) {
+# Returns the latent sites (in order), the observed sites, as messages, and the minibatch
+# indices of every subsampled plate; `subsample` (from an earlier run) replays those indices.
+prototype_run <- function(model, args, choose, guide_name, subsample = list()) {
   rec <- new.env(parent = emptyenv())
   rec$latent <- list()
   rec$observed <- list()
+  rec$subsample <- list()
   h <- new_handler("autoguide_prototype",
     process = function(msg) {
+      if (identical(msg$type, "subsample")) {
+        if (is.null(msg$value)) msg$value <- subsample[[msg$name]]
+        return(msg)
+      }
       if (!identical(msg$type, "sample") || isTRUE(msg$is_observed)) return(msg)
       msg$fn <- plain_dist(msg$fn)
       d <- site_dist(msg)
@@ -57,6 +63,7 @@ prototype_run <- function(model, args, choose, guide_name) {
       msg
     },
     postprocess = function(msg) {
+      if (identical(msg$type, "subsample")) rec$subsample[[msg$name]] <- msg$value
       if (identical(msg$type, "sample")) {
         msg$value <- plain_value(msg$value)
         msg$fn <- plain_dist(msg$fn)
@@ -113,29 +120,42 @@ nonfinite_sites <- function(rec) {
 }
 
 # A support whose bounds depend on another latent (dist_uniform(0, theta)) cannot be handled
-# by a fixed bijection: run the model again with every latent moved in unconstrained space and
-# see whether any bounds move.
+# by a fixed bijection: run the model again, on the same minibatches, with every latent moved
+# in unconstrained space and see whether any bounds move.
 check_static_supports <- function(model, args, rec, guide_name) {
   first <- rec$latent
-  rec2 <- prototype_run(model, args, function(site) {
-    old <- first[[site$name]]
-    if (is.null(old)) return(init_site_value(init_to_feasible(), site))
-    u <- constraint_inverse(support(old$fn), old$value)
-    constraint_forward(site$support, u + 0.37)
-  }, guide_name)
-  for (nm in names(first)) {
-    a <- support(first[[nm]]$fn)
+  # a run with the latents named in `move` shifted in unconstrained space, the others kept
+  run_moved <- function(move) {
+    prototype_run(model, args, function(site) {
+      old <- first[[site$name]]
+      if (is.null(old)) return(init_site_value(init_to_feasible(), site))
+      u <- constraint_inverse(support(old$fn), old$value)
+      constraint_forward(site$support, if (site$name %in% move) u + 0.37 else u)
+    }, guide_name, subsample = rec$subsample)
+  }
+  moved <- function(nm, rec2) {
     s2 <- rec2$latent[[nm]]
-    if (is.null(s2)) next
+    if (is.null(s2)) return(FALSE)
+    a <- support(first[[nm]]$fn)
     b <- support(s2$fn)
-    if (!isTRUE(all.equal(c(a$lower, a$upper), c(b$lower, b$upper)))) {
-      others <- setdiff(names(first), nm)
-      cli::cli_abort(c(
-        "The support of latent site {.val {nm}} ({a$label}) depends on other latent variables{if (length(others)) paste0(' (', paste(others, collapse = ', '), ')') else ''}.",
-        x = "Its bounds moved to {b$label} when they did, so no fixed bijection describes it and {.fn {guide_name}} would be silently wrong.",
-        i = "Reparameterize: sample a variable with fixed support and transform it, e.g. {.code u <- sample_site(\"{nm}_raw\", dist_uniform(0, 1))} and use {.code lower + (upper - lower) * u} in place of {.val {nm}}."
-      ), call = NULL)
-    }
+    !isTRUE(all.equal(c(a$lower, a$upper), c(b$lower, b$upper)))
+  }
+  rec2 <- run_moved(names(first))
+  for (nm in names(first)) {
+    if (!moved(nm, rec2)) next
+    # which latents it depends on: move them one at a time (only on this error path)
+    others <- setdiff(names(first), nm)
+    culprits <- Filter(function(o) moved(nm, run_moved(o)), others)
+    if (!length(culprits)) culprits <- others
+    a <- support(first[[nm]]$fn)
+    b <- support(rec2$latent[[nm]]$fn)
+    on <- if (length(culprits)) cli::format_inline("{cli::qty(length(culprits))}latent site{?s} {.val {culprits}}") else "the run of the model"
+    when <- if (length(culprits) == 1L) "When it moved" else if (length(culprits)) "When they moved" else "In another run"
+    cli::cli_abort(c(
+      "The support of latent site {.val {nm}} ({a$label}) depends on {on}.",
+      x = "{when}, its bounds moved to {b$label}: no fixed bijection describes it, and {.fn {guide_name}} would be silently wrong.",
+      i = "Reparameterize: sample a variable with fixed support and transform it, e.g. {.code u <- sample_site(\"{nm}_raw\", dist_uniform(0, 1))} and use {.code lower + (upper - lower) * u} in place of {.val {nm}}."
+    ), call = NULL)
   }
 }
 
