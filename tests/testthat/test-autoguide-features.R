@@ -42,6 +42,74 @@ test_that("draws, predictive and saveRDS work with autoguides", {
   expect_equal(params(s2), params(s))
 })
 
+test_that("every kind of autoguide, and a Laplace approximation, survives saveRDS() and predicts", {
+  f <- tempfile(fileext = ".rds")
+  for (make in list(auto_normal, auto_delta, auto_diagonal_normal, auto_mvnormal, auto_lowrank_mvnormal, auto_laplace)) {
+    set.seed(1)
+    s <- svi(gm_model, make(gm_model), adam(0.05))
+    for (i in 1:300) svi_step(s, gm_y)
+    if (inherits(s$guide, "svi_autoguide_laplace")) s <- laplace_approximation(s, gm_y)
+    saveRDS(s, f)
+    s2 <- readRDS(f)
+    expect_equal(median(s2, y = gm_y), median(s, y = gm_y))
+    set.seed(3)
+    d1 <- posterior_draws(s, gm_y, num_samples = 20)
+    set.seed(3)
+    d2 <- posterior_draws(s2, gm_y, num_samples = 20)
+    expect_equal(d2, d1)
+    expect_named(d1, c("mu", "sigma"))
+    expect_true(all(d1$sigma > 0))
+    pp <- predictive(gm_model, s2, gm_y, num_samples = 10)
+    expect_equal(dim(pp$obs), c(10, length(gm_y)))
+  }
+  unlink(f)
+})
+
+test_that("the low-rank guide's rank defaults to round(sqrt(D))", {
+  for (D in c(2, 5, 7, 13)) {
+    model <- function() {
+      sample_site("a", dist_normal(numeric(D - 1), 1))
+      sample_site("b", dist_gamma(2, 1))
+    }
+    s <- svi(model, auto_lowrank_mvnormal(model), adam(0.01))
+    svi_step(s)
+    expect_equal(dim(params(s)$auto_cov_factor), c(D, round(sqrt(D))))
+  }
+  s <- svi(model, auto_lowrank_mvnormal(model, rank = 4), adam(0.01))
+  svi_step(s)
+  expect_equal(dim(params(s)$auto_cov_factor), c(13, 4))
+})
+
+test_that("every continuous support the distributions have goes through every autoguide", {
+  priors <- list(
+    normal = dist_normal(0, 1), cauchy = dist_cauchy(0, 1), student_t = dist_student_t(3, 0, 1),
+    laplace = dist_laplace(0, 1), lognormal = dist_lognormal(0, 1), half_normal = dist_half_normal(1),
+    half_cauchy = dist_half_cauchy(1), exponential = dist_exponential(1), gamma = dist_gamma(2, 1),
+    beta = dist_beta(2, 2), uniform = dist_uniform(-1, 3), dirichlet = dist_dirichlet(c(1, 2, 3)),
+    mvnormal = dist_mvnormal(c(0, 0), diag(2)), lkj_cholesky = dist_lkj_cholesky(3, 2))
+  makers <- list(auto_normal = auto_normal, auto_delta = auto_delta, auto_diagonal_normal = auto_diagonal_normal,
+                 auto_mvnormal = auto_mvnormal, auto_lowrank_mvnormal = auto_lowrank_mvnormal, auto_laplace = auto_laplace)
+  for (nm in names(priors)) {
+    prior <- priors[[nm]]
+    model <- function() sample_site("z", prior)
+    sup <- support(prior)
+    for (kind in names(makers)) {
+      set.seed(1)
+      s <- svi(model, makers[[kind]](model), adam(0.01))
+      for (i in 1:5) expect_true(is.finite(svi_step(s)), label = paste(nm, kind))
+      m <- median(s)$z
+      expect_true(constraint_check(sup, m), label = paste(nm, kind, "median"))
+      if (kind %in% c("auto_delta", "auto_laplace")) next
+      d <- posterior_draws(s, num_samples = 3)$z
+      for (k in 1:3) {
+        z <- if (is.null(dim(d))) d[k] else matrix(d, 3)[k, ]
+        if (length(dim(d)) == 3L) dim(z) <- dim(d)[-1]
+        expect_true(constraint_check(sup, z), label = paste(nm, kind, "draw", k))
+      }
+    }
+  }
+})
+
 test_that("every ELBO runs with every autoguide, and svi_run fits summarise", {
   for (loss in list(trace_elbo(), meanfield_elbo(), tracegraph_elbo(), trace_elbo(num_particles = 3))) {
     for (make in list(auto_normal, auto_mvnormal)) {
