@@ -40,6 +40,37 @@ new_continuous_guide <- function(kind, fn, model, init_loc_fn, init_scale, prefi
   g
 }
 
+# The flattened vector u: each site's block, its length D and its initial value.
+continuous_on_build <- function(state) {
+  state$blocks <- latent_blocks(state$proto$sites, state$guide_name)
+  state$D <- sum(lengths(state$blocks))
+  state$init_u <- unlist(lapply(state$proto$sites, function(s) as.vector(s$u)), use.names = FALSE)
+}
+
+# Flattened guides: positions of each site's block in the latent vector.
+latent_blocks <- function(sites, guide_name) {
+  for (s in sites) {
+    if (s$subsampled) {
+      cli::cli_abort(c(
+        "{.fn {guide_name}} cannot guide the local latent site {.val {s$name}} in a subsampled plate.",
+        x = "A flattened guide has one fixed-length vector, so its coordinates would describe different data points at every step.",
+        i = "Use {.fn auto_normal}, which keeps parameters for every element of the plate and reads the minibatch's rows."
+      ), call = NULL)
+    }
+  }
+  lens <- vapply(sites, function(s) length(s$u), 1L)
+  ends <- cumsum(lens)
+  Map(function(e, l) seq.int(e - l + 1L, length.out = l), ends, lens)
+}
+
+# Element names of a site's free coordinates, for messages ("w[2]").
+coordinate_names <- function(sites) {
+  unlist(lapply(sites, function(s) {
+    n <- length(s$u)
+    if (n == 1L) s$name else paste0(s$name, "[", seq_len(n), "]")
+  }), use.names = FALSE)
+}
+
 continuous_names <- function(prefix) {
   c(loc = paste0(prefix, "_loc"), scale = paste0(prefix, "_scale"), scale_tril = paste0(prefix, "_scale_tril"),
     cov_factor = paste0(prefix, "_cov_factor"), latent = paste0("_", prefix, "_latent"))
