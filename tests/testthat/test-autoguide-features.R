@@ -211,6 +211,49 @@ test_that("a simplex site: exact medians, quantiles from draws with a message", 
   expect_lt(max(abs(colMeans(d) - c(7, 4, 2) / 13)), 0.05)
 })
 
+test_that("simplex sites inside a plate, subsampled or not: draws, medians and quantiles at full size", {
+  # p_g ~ Dirichlet(1, 1, 1) for 4 groups of 10 categorical observations: posterior
+  # Dirichlet(1 + counts_g). The data plate takes the rows of the groups in the minibatch, so
+  # its scale (40 / 20) is the groups plate's (4 / 2) and the subsampled ELBO is unbiased.
+  G <- 4
+  counts <- rbind(c(6, 3, 1), c(1, 1, 8), c(2, 5, 3), c(4, 4, 2))
+  y <- as.vector(apply(counts, 1, function(cn) rep(1:3, cn)))
+  grp <- rep(1:G, each = 10)
+  model <- function(y, sub = NULL) {
+    p <- plate("groups", G, subsample_size = sub, function(g) {
+      list(g = g, p = sample_site("p", dist_dirichlet(c(1, 1, 1))))
+    })
+    rows <- which(grp %in% p$g)
+    plate("data", length(y), subsample = rows, function(i) {
+      sample_site("obs", dist_categorical(p$p[match(grp[i], p$g), , drop = FALSE]), obs = y[i])
+    })
+  }
+  post_mean <- (counts + 1) / rowSums(counts + 1)
+  for (make in list(auto_normal, auto_mvnormal)) {
+    s <- fit_auto(model, make(model), 8000, list(y))
+    d <- posterior_draws(s, y, num_samples = 4000)$p
+    expect_equal(dim(d), c(4000, G, 3))
+    # within what a logistic-normal family can do (as for the single simplex site above)
+    expect_lt(max(abs(apply(d, c(2, 3), mean) - post_mean)), 0.05)
+    if (inherits(s$guide, "svi_autoguide_normal")) full <- s
+  }
+  # auto_normal with the groups subsampled: per-group parameters at full size, and medians and
+  # quantiles (from draws, the plates entered at full size) of every group, near the full fit's
+  # (within half a posterior sd, about 0.1)
+  s_sub <- fit_auto(model, auto_normal(model), 5000, list(y, 2), optim = clipped_adam(lr = 0.05, lrd = 0.9995),
+                    compile = FALSE)
+  expect_equal(dim(params(s_sub)$p_auto_loc), c(G, 2))
+  m_sub <- median(s_sub, y = y, sub = 2)$p
+  expect_equal(dim(m_sub), c(G, 3))
+  expect_equal(rowSums(m_sub), rep(1, G))
+  expect_lt(max(abs(m_sub - median(full, y = y)$p)), 0.05)
+  set.seed(2)
+  expect_message(q_sub <- quantile(s_sub, c(0.1, 0.9), y = y, sub = 2, num_samples = 2000), "computed from 2000 draws")
+  expect_equal(dim(q_sub$p), c(2, G, 3))
+  q_full <- suppressMessages(quantile(full, c(0.1, 0.9), y = y, num_samples = 2000))
+  expect_lt(max(abs(q_sub$p - q_full$p)), 0.05)
+})
+
 test_that("init strategies give the documented starting values", {
   site <- function(d) list(name = "x", fn = d, support = support(d))
   expect_equal(init_to_feasible()(site(dist_gamma(2, 1))), 1)
