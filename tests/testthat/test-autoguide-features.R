@@ -65,6 +65,30 @@ test_that("every kind of autoguide, and a Laplace approximation, survives saveRD
   unlink(f)
 })
 
+test_that("exact quantiles of monotone supports match the guide's own draws", {
+  # positive (sigma), interval (u) and real (mu) sites: quantile() maps the normal marginal's
+  # quantiles through the bijection; posterior_draws() runs the guide
+  model <- function(y) {
+    mu <- sample_site("mu", dist_normal(0, 10))
+    sigma <- sample_site("sigma", dist_half_normal(2))
+    u <- sample_site("u", dist_uniform(-1, 3))
+    plate("data", length(y), function(i) sample_site("obs", dist_normal(mu + 0.1 * u, sigma), obs = y))
+  }
+  probs <- c(0.05, 0.25, 0.5, 0.75, 0.95)
+  for (make in list(auto_normal, auto_diagonal_normal, auto_mvnormal, auto_lowrank_mvnormal)) {
+    s <- fit_auto(model, make(model), 2000, list(gm_y))
+    q <- quantile(s, probs, y = gm_y)
+    set.seed(9)
+    d <- posterior_draws(s, gm_y, num_samples = 20000)
+    for (nm in c("mu", "sigma", "u")) {
+      emp <- quantile(d[[nm]], probs, names = FALSE)
+      # the Monte Carlo sd of an empirical quantile, sqrt(p (1 - p) / n) / density, is about
+      # 1 % of the interquartile range at the 5 % and 95 % quantiles
+      expect_lt(max(abs(q[[nm]] - emp)) / diff(emp[c(2, 4)]), 0.03)
+    }
+  }
+})
+
 test_that("the low-rank guide's rank defaults to round(sqrt(D))", {
   for (D in c(2, 5, 7, 13)) {
     model <- function() {
