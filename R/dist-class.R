@@ -287,7 +287,7 @@ dist_log_prob.svi_dist <- function(d, x) {
 dist_draw <- function(d) {
   # dist_draw_impl() without the dispatch: every site's draw comes here
   family <- attr(d, "svi_family")
-  if (family == "delta") d <- delta_draw_params(d)
+  if (identical(family, "delta")) d <- delta_draw_params(d)
   .Call(`_svi_cpp_dist_sample`, family, d, 0L, isTRUE(attr(d, "svi_rsample")),
         .Call(`_svi_cpp_tape_recording`))
 }

@@ -74,17 +74,18 @@ test_that("exact quantiles of monotone supports match the guide's own draws", {
     u <- sample_site("u", dist_uniform(-1, 3))
     plate("data", length(y), function(i) sample_site("obs", dist_normal(mu + 0.1 * u, sigma), obs = y))
   }
-  probs <- c(0.05, 0.25, 0.5, 0.75, 0.95)
-  for (make in list(auto_normal, auto_diagonal_normal, auto_mvnormal, auto_lowrank_mvnormal)) {
+  probs <- c(0.1, 0.25, 0.5, 0.75, 0.9)
+  for (make in list(auto_normal, auto_mvnormal, auto_lowrank_mvnormal)) {   # three marginal formulas
     s <- fit_auto(model, make(model), 2000, list(gm_y))
     q <- quantile(s, probs, y = gm_y)
     set.seed(9)
-    d <- posterior_draws(s, gm_y, num_samples = 20000)
+    d <- posterior_draws(s, gm_y, num_samples = 5000)
     for (nm in c("mu", "sigma", "u")) {
       emp <- quantile(d[[nm]], probs, names = FALSE)
-      # the Monte Carlo sd of an empirical quantile, sqrt(p (1 - p) / n) / density, is about
-      # 1 % of the interquartile range at the 5 % and 95 % quantiles
-      expect_lt(max(abs(q[[nm]] - emp)) / diff(emp[c(2, 4)]), 0.03)
+      # the Monte Carlo sd of an empirical quantile, sqrt(p (1 - p) / n) / density, is 1.8 %
+      # of the interquartile range at the 10 % and 90 % quantiles; a marginal scale 10 % off
+      # moves them by 9.5 %
+      expect_lt(max(abs(q[[nm]] - emp)) / diff(emp[c(2, 4)]), 0.06)
     }
   }
 })
