@@ -192,11 +192,12 @@ prototype_site <- function(msg) {
   # free unconstrained coordinates: for matrix supports only the entries the transform reads
   free <- if (matrix_site) matrix_free_index(sup, nrow(value)) else NULL
   u_free <- if (matrix_site) u[free] else u
+  u_full_shape <- full_u_shape(u_free, shape, full)
   list(
     name = msg$name, dist = d, support = sup, kind = kind, event_dim = sup$event_dim,
     value = value, shape = shape, full_shape = full, frames = frames, subsampled = length(sub) > 0L,
     u = u_free, u_shape = if (is.null(dim(u_free))) length(u_free) else dim(u_free),
-    u_full = repeat_rows(u_free, full_u_shape(u_free, shape, full)), u_full_shape = full_u_shape(u_free, shape, full),
+    u_full = repeat_rows(u_free, u_full_shape), u_full_shape = u_full_shape,
     free = free, dim = if (matrix_site) nrow(value) else NULL,
     elementwise = elementwise_support(sup)
   )
