@@ -19,7 +19,7 @@ auto_mvnormal <- function(model, init_loc_fn = init_to_median(), init_scale = 0.
 #' @export
 auto_lowrank_mvnormal <- function(model, init_loc_fn = init_to_median(), init_scale = 0.1, rank = NULL,
                                   prefix = "auto") {
-  if (!is.null(rank)) check_count_arg(rank, "rank", "auto_lowrank_mvnormal")
+  if (!is.null(rank)) rank <- check_count(rank, "rank", where = " of `auto_lowrank_mvnormal()`")
   new_continuous_guide("lowrank_mvnormal", "auto_lowrank_mvnormal", model, init_loc_fn, init_scale, prefix,
                        list(rank = rank))
 }
@@ -38,6 +38,37 @@ new_continuous_guide <- function(kind, fn, model, init_loc_fn, init_scale, prefi
     }
   }
   g
+}
+
+# The flattened vector u: each site's block, its length D and its initial value.
+continuous_on_build <- function(state) {
+  state$blocks <- latent_blocks(state$proto$sites, state$guide_name)
+  state$D <- sum(lengths(state$blocks))
+  state$init_u <- unlist(lapply(state$proto$sites, function(s) as.vector(s$u)), use.names = FALSE)
+}
+
+# Flattened guides: positions of each site's block in the latent vector.
+latent_blocks <- function(sites, guide_name) {
+  for (s in sites) {
+    if (s$subsampled) {
+      cli::cli_abort(c(
+        "{.fn {guide_name}} cannot guide the local latent site {.val {s$name}} in a subsampled plate.",
+        x = "A flattened guide has one fixed-length vector, so its coordinates would describe different data points at every step.",
+        i = "Use {.fn auto_normal}, which keeps parameters for every element of the plate and reads the minibatch's rows."
+      ), call = NULL)
+    }
+  }
+  lens <- vapply(sites, function(s) length(s$u), 1L)
+  ends <- cumsum(lens)
+  Map(function(e, l) seq.int(e - l + 1L, length.out = l), ends, lens)
+}
+
+# Element names of a site's free coordinates, for messages ("w[2]").
+coordinate_names <- function(sites) {
+  unlist(lapply(sites, function(s) {
+    n <- length(s$u)
+    if (n == 1L) s$name else paste0(s$name, "[", seq_len(n), "]")
+  }), use.names = FALSE)
 }
 
 continuous_names <- function(prefix) {

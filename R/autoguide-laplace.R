@@ -45,12 +45,6 @@ auto_laplace <- function(model, init_loc_fn = init_to_median(), prefix = "auto")
   g
 }
 
-continuous_on_build <- function(state) {
-  state$blocks <- latent_blocks(state$proto$sites, state$guide_name)
-  state$D <- sum(lengths(state$blocks))
-  state$init_u <- unlist(lapply(state$proto$sites, function(s) as.vector(s$u)), use.names = FALSE)
-}
-
 emit_laplace <- function(proto, state) {
   nm <- continuous_names(state$settings$prefix)
   loc <- param(nm[["loc"]], state$init_u)

@@ -35,7 +35,10 @@ auto_guide_list <- function(model, ...) {
   if (!length(parts)) cli::cli_abort("{.fn auto_guide_list} needs at least one guide part.")
   ok <- vapply(parts, is.function, TRUE)
   if (!all(ok)) {
-    cli::cli_abort("Part{?s} {which(!ok)} of {.fn auto_guide_list} {?is/are} not a guide function or autoguide.")
+    bad <- which(!ok)
+    what <- if (length(bad) == 1L) paste("Part", bad, "of {.fn auto_guide_list} is") else
+      paste("Parts", paste(bad, collapse = ", "), "of {.fn auto_guide_list} are")
+    cli::cli_abort(paste(what, "not a guide function or autoguide."))
   }
   if (any(vapply(parts, function(p) inherits(p, "svi_autoguide_list"), TRUE))) {
     cli::cli_abort("A part of {.fn auto_guide_list} cannot itself be a guide list: pass its parts instead.")

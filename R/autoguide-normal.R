@@ -12,7 +12,9 @@
 #'   support are drawn from `dist_normal()` directly (so [meanfield_elbo()] uses the analytic
 #'   KL divergence); others through an auxiliary site `<site>_unconstrained`. Parameters cover
 #'   plates at their full size, so local latents in subsampled plates are supported: each step
-#'   reads the minibatch's rows.
+#'   reads the minibatch's rows. [median()][median.svi] and [quantile()][quantile.svi] cover
+#'   every element of such a site (draws they need enter the plates at full size);
+#'   [posterior_draws()] and [predictive()] refuse plates that draw random minibatches.
 #' * `auto_delta()`: a point estimate (MAP in the model's own, constrained coordinates): one
 #'   parameter `<site>_auto_loc` per site, constrained to the site's support.
 #' * `auto_diagonal_normal()`, `auto_mvnormal()`, `auto_lowrank_mvnormal()`: all latents

@@ -40,13 +40,19 @@ elementwise_support <- function(c) c$event_dim == 0L || inherits(c, "svi_constra
 support_kind_name <- function(c) sub("^svi_constraint_", "", class(c)[1])
 
 # One run of `model` in which every latent site takes the value `choose(site)` gives it.
-# Returns the latent sites (in order) and the observed sites, as messages.
-prototype_run <- function(model, args, choose, guide_name) {
+# Returns the latent sites (in order), the observed sites, as messages, and the minibatch
+# indices of every subsampled plate; `subsample` (from an earlier run) replays those indices.
+prototype_run <- function(model, args, choose, guide_name, subsample = list()) {
   rec <- new.env(parent = emptyenv())
   rec$latent <- list()
   rec$observed <- list()
+  rec$subsample <- list()
   h <- new_handler("autoguide_prototype",
     process = function(msg) {
+      if (identical(msg$type, "subsample")) {
+        if (is.null(msg$value)) msg$value <- subsample[[msg$name]]
+        return(msg)
+      }
       if (!identical(msg$type, "sample") || isTRUE(msg$is_observed)) return(msg)
       msg$fn <- plain_dist(msg$fn)
       d <- site_dist(msg)
@@ -57,6 +63,7 @@ prototype_run <- function(model, args, choose, guide_name) {
       msg
     },
     postprocess = function(msg) {
+      if (identical(msg$type, "subsample")) rec$subsample[[msg$name]] <- msg$value
       if (identical(msg$type, "sample")) {
         msg$value <- plain_value(msg$value)
         msg$fn <- plain_dist(msg$fn)
@@ -113,29 +120,42 @@ nonfinite_sites <- function(rec) {
 }
 
 # A support whose bounds depend on another latent (dist_uniform(0, theta)) cannot be handled
-# by a fixed bijection: run the model again with every latent moved in unconstrained space and
-# see whether any bounds move.
+# by a fixed bijection: run the model again, on the same minibatches, with every latent moved
+# in unconstrained space and see whether any bounds move.
 check_static_supports <- function(model, args, rec, guide_name) {
   first <- rec$latent
-  rec2 <- prototype_run(model, args, function(site) {
-    old <- first[[site$name]]
-    if (is.null(old)) return(init_site_value(init_to_feasible(), site))
-    u <- constraint_inverse(support(old$fn), old$value)
-    constraint_forward(site$support, u + 0.37)
-  }, guide_name)
-  for (nm in names(first)) {
-    a <- support(first[[nm]]$fn)
+  # a run with the latents named in `move` shifted in unconstrained space, the others kept
+  run_moved <- function(move) {
+    prototype_run(model, args, function(site) {
+      old <- first[[site$name]]
+      if (is.null(old)) return(init_site_value(init_to_feasible(), site))
+      u <- constraint_inverse(support(old$fn), old$value)
+      constraint_forward(site$support, if (site$name %in% move) u + 0.37 else u)
+    }, guide_name, subsample = rec$subsample)
+  }
+  moved <- function(nm, rec2) {
     s2 <- rec2$latent[[nm]]
-    if (is.null(s2)) next
+    if (is.null(s2)) return(FALSE)
+    a <- support(first[[nm]]$fn)
     b <- support(s2$fn)
-    if (!isTRUE(all.equal(c(a$lower, a$upper), c(b$lower, b$upper)))) {
-      others <- setdiff(names(first), nm)
-      cli::cli_abort(c(
-        "The support of latent site {.val {nm}} ({a$label}) depends on other latent variables{if (length(others)) paste0(' (', paste(others, collapse = ', '), ')') else ''}.",
-        x = "Its bounds moved to {b$label} when they did, so no fixed bijection describes it and {.fn {guide_name}} would be silently wrong.",
-        i = "Reparameterize: sample a variable with fixed support and transform it, e.g. {.code u <- sample_site(\"{nm}_raw\", dist_uniform(0, 1))} and use {.code lower + (upper - lower) * u} in place of {.val {nm}}."
-      ), call = NULL)
-    }
+    !isTRUE(all.equal(c(a$lower, a$upper), c(b$lower, b$upper)))
+  }
+  rec2 <- run_moved(names(first))
+  for (nm in names(first)) {
+    if (!moved(nm, rec2)) next
+    # which latents it depends on: move them one at a time (only on this error path)
+    others <- setdiff(names(first), nm)
+    culprits <- Filter(function(o) moved(nm, run_moved(o)), others)
+    if (!length(culprits)) culprits <- others
+    a <- support(first[[nm]]$fn)
+    b <- support(rec2$latent[[nm]]$fn)
+    on <- if (length(culprits)) cli::format_inline("{cli::qty(length(culprits))}latent site{?s} {.val {culprits}}") else "the run of the model"
+    when <- if (length(culprits) == 1L) "When it moved" else if (length(culprits)) "When they moved" else "In another run"
+    cli::cli_abort(c(
+      "The support of latent site {.val {nm}} ({a$label}) depends on {on}.",
+      x = "{when}, its bounds moved to {b$label}: no fixed bijection describes it, and {.fn {guide_name}} would be silently wrong.",
+      i = "Reparameterize: sample a variable with fixed support and transform it, e.g. {.code u <- sample_site(\"{nm}_raw\", dist_uniform(0, 1))} and use {.code lower + (upper - lower) * u} in place of {.val {nm}}."
+    ), call = NULL)
   }
 }
 
@@ -172,11 +192,12 @@ prototype_site <- function(msg) {
   # free unconstrained coordinates: for matrix supports only the entries the transform reads
   free <- if (matrix_site) matrix_free_index(sup, nrow(value)) else NULL
   u_free <- if (matrix_site) u[free] else u
+  u_full_shape <- full_u_shape(u_free, shape, full)
   list(
     name = msg$name, dist = d, support = sup, kind = kind, event_dim = sup$event_dim,
     value = value, shape = shape, full_shape = full, frames = frames, subsampled = length(sub) > 0L,
     u = u_free, u_shape = if (is.null(dim(u_free))) length(u_free) else dim(u_free),
-    u_full = repeat_rows(u_free, full_u_shape(u_free, shape, full)),
+    u_full = repeat_rows(u_free, u_full_shape), u_full_shape = u_full_shape,
     free = free, dim = if (matrix_site) nrow(value) else NULL,
     elementwise = elementwise_support(sup)
   )
@@ -203,77 +224,4 @@ repeat_rows <- function(x, full) {
 matrix_free_index <- function(sup, D) {
   m <- matrix(seq_len(D * D), D, D)
   if (inherits(sup, "svi_constraint_corr_cholesky")) m[lower.tri(m)] else m[lower.tri(m, diag = TRUE)]
-}
-
-# A site's free coordinates (numeric or handle) to the unconstrained array its transform takes.
-unpack_site <- function(site, v) {
-  if (is.null(site$free)) {
-    if (length(site$u_shape) > 1L && !identical(as.integer(dim(v)), as.integer(site$u_shape))) dim(v) <- site$u_shape
-    return(v)
-  }
-  D <- site$dim
-  P <- matrix(0, D * D, length(site$free))
-  P[cbind(site$free, seq_along(site$free))] <- 1
-  if (is_tensor(v)) dim(v) <- c(length(site$free), 1L) else v <- matrix(v, ncol = 1L)
-  out <- P %*% v
-  dim(out) <- c(D, D)
-  out
-}
-
-# Unconstrained free coordinates -> the site's value and the guide's log-density correction
-# (-log|det J|), as a Delta site of the model's name.
-emit_site_delta <- function(site, x) {
-  x <- unpack_site(site, x)
-  sup <- site$support
-  if (inherits(sup, "svi_constraint_real")) {
-    return(sample_site(site$name, dist_delta(x, event_dim = site$event_dim)))
-  }
-  z <- constraint_forward(sup, x)
-  ld <- -constraint_log_det_jacobian(sup, x)
-  sample_site(site$name, dist_delta(z, log_density = ld, event_dim = site$event_dim))
-}
-
-# Runs fn(rows) inside the site's plates, re-created at their full sizes with the prototype's
-# minibatch sizes; `rows` is the minibatch of the (outermost) subsampled plate, or NULL.
-in_site_plates <- function(site, fn) {
-  frames <- site$frames
-  enter <- function(k, rows) {
-    if (k > length(frames)) return(fn(rows))
-    f <- frames[[k]]
-    sub <- if (f$size < f$full_size) f$size else NULL
-    plate(f$name, f$full_size, subsample_size = sub, function(i) {
-      enter(k + 1L, if (!is.null(sub)) i else rows)
-    })
-  }
-  enter(1L, NULL)
-}
-
-# The minibatch rows of a full-size parameter (plate dim first).
-take_rows <- function(p, rows) {
-  if (is.null(rows)) return(p)
-  if (length(dim(p)) == 2L) p[rows, ] else p[rows]
-}
-
-# Flattened guides: positions of each site's block in the latent vector.
-latent_blocks <- function(sites, guide_name) {
-  for (s in sites) {
-    if (s$subsampled) {
-      cli::cli_abort(c(
-        "{.fn {guide_name}} cannot guide the local latent site {.val {s$name}} in a subsampled plate.",
-        x = "A flattened guide has one fixed-length vector, so its coordinates would describe different data points at every step.",
-        i = "Use {.fn auto_normal}, which keeps parameters for every element of the plate and reads the minibatch's rows."
-      ), call = NULL)
-    }
-  }
-  lens <- vapply(sites, function(s) length(s$u), 1L)
-  ends <- cumsum(lens)
-  Map(function(e, l) seq.int(e - l + 1L, length.out = l), ends, lens)
-}
-
-# Element names of a site's free coordinates, for messages ("w[2]").
-coordinate_names <- function(sites) {
-  unlist(lapply(sites, function(s) {
-    n <- length(s$u)
-    if (n == 1L) s$name else paste0(s$name, "[", seq_len(n), "]")
-  }), use.names = FALSE)
 }

@@ -149,7 +149,7 @@ autoguide_quantiles <- function(src, probs, num_samples) {
   draws <- NULL
   if (length(by_draws)) {
     cli::cli_inform(c(i = "Quantiles of {cli::qty(length(by_draws))}site{?s} {.val {by_draws}} are computed from {.val {num_samples}} draws of the guide: {cli::qty(length(by_draws))}{?its/their} bijection is not elementwise, so mapping normal quantiles through it would be wrong."))
-    draws <- do.call(posterior_draws, c(list(src$x), src$args, list(num_samples = num_samples)))
+    draws <- with_full_plates(do.call(posterior_draws, c(list(src$x), src$args, list(num_samples = num_samples))))
   }
   out <- lapply(names(sites), function(nm) {
     site <- sites[[nm]]
@@ -158,7 +158,7 @@ autoguide_quantiles <- function(src, probs, num_samples) {
       n <- num_samples
       q <- apply(matrix(d, nrow = n), 2, stats::quantile, probs = probs, names = FALSE)
       q <- matrix(q, nrow = length(probs))
-      dim(q) <- c(length(probs), site$shape)
+      dim(q) <- c(length(probs), if (is.null(dim(d))) length(d) / n else dim(d)[-1])   # full plates
       return(q)
     }
     loc <- m[[nm]]$loc

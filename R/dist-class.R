@@ -285,8 +285,10 @@ dist_log_prob.svi_dist <- function(d, x) {
 #' when has_rsample(d), else without gradient) while one is recording, else numeric.
 #' @noRd
 dist_draw <- function(d) {
-  # dist_draw_impl.svi_dist() without the dispatch: every site's draw comes here
-  .Call(`_svi_cpp_dist_sample`, attr(d, "svi_family"), d, 0L, isTRUE(attr(d, "svi_rsample")),
+  # dist_draw_impl() without the dispatch: every site's draw comes here
+  family <- attr(d, "svi_family")
+  if (identical(family, "delta")) d <- delta_draw_params(d)
+  .Call(`_svi_cpp_dist_sample`, family, d, 0L, isTRUE(attr(d, "svi_rsample")),
         .Call(`_svi_cpp_tape_recording`))
 }
 

@@ -221,6 +221,15 @@ dist_log_prob.svi_dist_delta <- function(d, x) {
   }
   s + d$log_density
 }
+# The draw of a point mass is its value: a batch-shaped log_density (a point mass with an
+# event inside plates, as autoguides emit for the simplex sites of a plate) takes no part in
+# it, and the elementwise sampler would refuse its shape.
+delta_draw_params <- function(d) {
+  if (dist_event_dim(d) > 0L) d$log_density <- 0
+  d
+}
+#' @export
+dist_draw_impl.svi_dist_delta <- function(d, reps, record) dist_draw_impl.svi_dist(delta_draw_params(d), reps, record)
 #' @export
 dist_mean.svi_dist_delta <- function(d) d$value
 #' @export

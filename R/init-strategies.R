@@ -57,7 +57,7 @@ init_to_sample <- function() new_init_strategy("sample", function(site) dist_sam
 #' @rdname init-strategies
 #' @export
 init_to_median <- function(num_samples = 15, fallback = init_to_feasible()) {
-  check_count_arg(num_samples, "num_samples", "init_to_median")
+  num_samples <- check_count(num_samples, "num_samples", where = " of `init_to_median()`")
   check_fallback(fallback, "init_to_median")
   new_init_strategy("median", function(site) {
     v <- tryCatch({
@@ -136,12 +136,6 @@ init_to_value <- function(values, fallback = init_to_uniform()) {
 check_fallback <- function(fallback, fn, call = parent.frame()) {
   if (!is.null(fallback) && !inherits(fallback, "svi_init_strategy")) {
     cli::cli_abort("{.arg fallback} of {.fn {fn}} must be an init strategy such as {.fn init_to_feasible}, or {.code NULL}.", call = call)
-  }
-}
-
-check_count_arg <- function(n, arg, fn, call = parent.frame()) {
-  if (!is.numeric(n) || length(n) != 1L || is.na(n) || n < 1 || n != round(n)) {
-    cli::cli_abort("{.arg {arg}} of {.fn {fn}} must be a positive whole number.", call = call)
   }
 }
 

@@ -2,7 +2,9 @@
 # the tolerances of test-svi-conjugate.R (squared errors 0.025 on loc and log-scale). Where
 # the posterior is not normal in unconstrained space (Gamma, Beta) the guide's family cannot
 # equal it: its parameters are compared with the family's exact optimum (closed form or
-# quadrature) at those tolerances, and its mean and sd with the posterior's within 5 % / 10 %.
+# quadrature) at those tolerances, its mean with the posterior's within the range the
+# Gamma / Beta guides' tolerances there allow, and its sd within 10 % (the family's optimum
+# itself is 3.7 % / 1.5 % above the posterior sd).
 skip_on_cran()
 
 nn_loc0 <- c(0, 0.5); nn_lam0 <- c(0.1, 0.1); nn_lam <- c(6, 4)
@@ -76,8 +78,12 @@ test_that("Poisson-Gamma: auto_normal and auto_mvnormal", {
     expect_lt((log(sc) - log(s_opt))^2, 0.025)
     expect_lt(abs(loc - m_opt), 0.03)
     expect_lt(abs(log(sc / s_opt)), 0.05)
-    # the fitted log-normal's moments (at the optimum: mean 1.75, sd 3.5 % above the posterior's)
-    expect_lt(abs(exp(loc + sc^2 / 2) / (7 / 4) - 1), 0.05)
+    # the fitted log-normal's moments (at the optimum: mean 1.75, sd 3.7 % above the posterior's).
+    # The mean is within what test-svi-conjugate.R allows a Gamma guide (shape 7 +- 0.1, rate
+    # 4 +- 0.1; a / b is monotone in each, so its extremes are at the corners)
+    allowed <- range(outer(7 + c(-0.1, 0.1), 4 + c(-0.1, 0.1), "/"))
+    expect_gt(exp(loc + sc^2 / 2), allowed[1])
+    expect_lt(exp(loc + sc^2 / 2), allowed[2])
     expect_lt(abs(exp(loc + sc^2 / 2) * sqrt(exp(sc^2) - 1) / (sqrt(7) / 4) - 1), 0.1)
     expect_equal(median(s, y = y)$lambda, exp(loc))
   }
@@ -111,7 +117,11 @@ test_that("Beta-Bernoulli: auto_normal and auto_mvnormal", {
     # the fitted logit-normal's moments, by quadrature
     pz <- plogis(loc + sc * gh$x)
     m1 <- sum(gh$w * pz)
-    expect_lt(abs(m1 / 0.7 - 1), 0.05)
+    # the mean within what test-svi-conjugate.R allows a Beta guide (log-parameters within 0.04;
+    # a / (a + b) is monotone in each, so its extremes are at the corners)
+    allowed <- range(outer(7 * exp(c(-0.04, 0.04)), 3 * exp(c(-0.04, 0.04)), function(a, b) a / (a + b)))
+    expect_gt(m1, allowed[1])
+    expect_lt(m1, allowed[2])
     expect_lt(abs(sqrt(sum(gh$w * pz^2) - m1^2) / sqrt(0.7 * 0.3 / 11) - 1), 0.1)
     # quantiles are exact: the logit-normal's, mapped through the sigmoid
     q <- quantile(s, c(0.1, 0.9), y = y)$p

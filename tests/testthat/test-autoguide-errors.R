@@ -18,10 +18,12 @@ test_that("a discrete latent site is named, with the two ways out", {
 })
 
 test_that("a support depending on another latent is detected at prototype time", {
+  # the message names the latent it depends on (theta), not every other one (a)
   model <- function(y) {
+    a <- sample_site("a", dist_normal(0, 1))
     theta <- sample_site("theta", dist_gamma(2, 1))
     z <- sample_site("z", dist_uniform(0, theta))
-    plate("data", length(y), function(i) sample_site("obs", dist_normal(z, 1), obs = y))
+    plate("data", length(y), function(i) sample_site("obs", dist_normal(z + a, 1), obs = y))
   }
   for (make in list(auto_normal, auto_mvnormal, auto_delta)) {
     set.seed(1)
@@ -53,6 +55,21 @@ test_that("flattened guides refuse local latents in subsampled plates and point 
   expect_no_error(trace_model(auto_normal(model), y8))
 })
 
+test_that("plates an autoguide cannot lay its parameters along are named", {
+  m_matrix <- function() plate("groups", 2, function(i) sample_site("L", dist_lkj_cholesky(2, 1)))
+  expect_snapshot(trace_model(auto_normal(m_matrix)), error = TRUE)
+  m_inner <- function() {
+    plate("rows", 3, function(i) plate("cols", 4, subsample_size = 2, function(j) sample_site("z", dist_normal(0, 1))))
+  }
+  expect_snapshot(trace_model(auto_normal(m_inner)), error = TRUE)
+  # bounds read from the minibatch's rows: not a latent dependence (the support check replays
+  # the same minibatch), but bounds that vary by element of a subsampled plate
+  lower <- c(0, 1, 0, 1)
+  m_bounds <- function() plate("data", 4, subsample_size = 2, function(i) sample_site("z", dist_uniform(lower[i], 2)))
+  set.seed(1)
+  expect_snapshot(trace_model(auto_normal(m_bounds)), error = TRUE)
+})
+
 test_that("a model without latent sites is an error", {
   model <- function(y) plate("data", length(y), function(i) sample_site("obs", dist_normal(0, 1), obs = y))
   expect_snapshot(trace_model(auto_normal(model), y8), error = TRUE)
@@ -68,7 +85,10 @@ test_that("no valid start after 100 tries names the site whose density is not fi
   # a random strategy eventually finds a start (theta > 5 has prior mass under uniform(-2, 2)
   # in log space: exp(2) > 6)
   set.seed(1)
-  expect_no_error(trace_model(auto_normal(model, init_loc_fn = init_to_uniform()), c(5, 6)))
+  fresh_default_store()
+  g <- auto_normal(model, init_loc_fn = init_to_uniform())
+  expect_no_error(trace_model(g, c(5, 6)))
+  expect_gt(svi:::autoguide_state(g)$proto$sites$theta$value, 5)      # the start it kept is valid
 })
 
 test_that("bad settings and init values", {
@@ -82,6 +102,16 @@ test_that("bad settings and init values", {
   expect_snapshot(trace_model(auto_normal(model, init_loc_fn = init_to_value(list(s = -1)))), error = TRUE)
   expect_snapshot(trace_model(auto_normal(model, init_loc_fn = init_to_value(list(s = c(1, 2))))), error = TRUE)
   expect_snapshot(trace_model(auto_normal(model, init_loc_fn = init_to_value(list(), fallback = NULL))), error = TRUE)
+  expect_snapshot({
+    auto_lowrank_mvnormal(model, rank = 1.5)
+    auto_mvnormal(model, init_scale = NA)
+    init_to_median(num_samples = 0)
+    init_to_median(fallback = "feasible")
+    init_to_mean(fallback = 2)
+    init_to_uniform(radius = -1)
+    init_to_value(list(1, 2))
+    init_to_value(list(s = 1), fallback = mean)
+  }, error = TRUE)
 })
 
 test_that("summaries need an autoguide; a point estimate has no quantiles", {
@@ -102,6 +132,22 @@ test_that("summaries need an autoguide; a point estimate has no quantiles", {
   expect_snapshot(median(s4, y8), error = TRUE)
   expect_snapshot(median(s4, FALSE, y8), error = TRUE)
   expect_snapshot(laplace_approximation(s2), error = TRUE)
+  expect_snapshot({
+    median(s4, na.rm = "y")
+    median(s4, args = y8)
+    quantile(s4, probs = c(0.1, 1.2), y = y8)
+  }, error = TRUE)
+})
+
+test_that("laplace_approximation() names what it needs", {
+  model <- function() sample_site("s", dist_gamma(2, 1))
+  s <- svi(model, auto_laplace(model), adam(0.01))
+  expect_snapshot(laplace_approximation(s), error = TRUE)     # no steps yet
+  svi_step(s)
+  expect_snapshot({
+    laplace_approximation(list())
+    laplace_approximation(s, step = 0)
+  }, error = TRUE)
 })
 
 test_that("guide lists refuse overlapping parts", {
@@ -117,6 +163,13 @@ test_that("guide lists refuse overlapping parts", {
   expect_snapshot(auto_guide_list(model, auto_mvnormal(block(model, expose = "a")), auto_mvnormal(block(model, hide = "a"))),
                   error = TRUE)
   expect_snapshot(block(model, hide = "a", expose = "b"), error = TRUE)
+  expect_snapshot({
+    auto_guide_list(model)
+    auto_guide_list(model, auto_normal(model), "b")
+    auto_guide_list(model, 1, auto_normal(model), "b")
+    auto_guide_list(model, auto_guide_list(model, auto_normal(model)))
+    auto_guide_list("model", auto_normal(model))
+  }, error = TRUE)
 })
 
 test_that("a singular Hessian names the sites along the flat direction", {
@@ -131,4 +184,13 @@ test_that("a singular Hessian names the sites along the flat direction", {
   s <- svi(model, auto_laplace(model, init_loc_fn = init_to_value(list(a = 0, b = 0, c = 0))), adam(0.05))
   for (i in 1:300) svi_step(s, y8)
   expect_snapshot(laplace_approximation(s, y8), error = TRUE)
+})
+
+test_that("an indefinite Hessian (a fit stopped away from the mode) names the site", {
+  # the Cauchy's negative log-density log(1 + x^2) curves downwards for |x| > 1: at x = 3 the
+  # Hessian is 2 (1 - 9) / 100 = -0.16
+  model <- function() sample_site("x", dist_cauchy(0, 1))
+  s <- svi(model, auto_laplace(model, init_loc_fn = init_to_value(list(x = 3))), sgd(1e-12))
+  svi_step(s)
+  expect_snapshot(laplace_approximation(s), error = TRUE)
 })

@@ -75,7 +75,7 @@ test_that("auto_laplace: covariance within 5 % of the inverse of optim()'s Hessi
              control = list(reltol = 1e-12))
   C <- svi:::autoguide_covariance(lap$guide, NULL)
   ref <- solve(o$hessian)
-  expect_lt(max(abs(C - ref) / sqrt(outer(diag(ref), diag(ref)))), 0.05)
+  expect_lt(max(abs(C / ref - 1)), 0.05)        # every entry, the covariance included
   expect_equal(unname(unlist(median(lap, args = lr_args))), o$par, tolerance = 1e-3)
   # draws from the approximation have its covariance
   set.seed(4)
