@@ -30,6 +30,7 @@ test_that("k-hat is small for the exact posterior and large for a guide 0.3 time
   expect_true(bad$status %in% c("poor", "very_poor"))
   expect_snapshot(print(bad), transform = function(x) gsub("[0-9]+\\.[0-9]+", "<num>", x))
   expect_true(any(grepl("misses posterior mass|far from the posterior", capture.output(print(bad)))))
+  expect_true(any(grepl("above 0.7", capture.output(print(bad)), fixed = TRUE)))
 })
 
 test_that("the per-parameter k-hat points at the one mis-scaled parameter of five", {
@@ -76,6 +77,11 @@ test_that("importance resampling corrects a guide that is slightly too narrow", 
   expect_equal(sd(plain$mu), 0.8 * post$sd, tolerance = 0.05)
   expect_equal(sd(res$mu), post$sd, tolerance = 0.06)
   expect_equal(mean(res$mu), post$mean, tolerance = 0.01)
+  # as many draws as asked for (PSIS itself runs on at least 10, too few for a k-hat)
+  expect_warning(few <- posterior_draws(s, fx_y, num_samples = 3, importance_resample = TRUE),
+                 "k-hat is Inf")
+  expect_identical(attr(few, "num_samples"), 3L)
+  expect_length(few$mu, 3L)
 })
 
 test_that("svi_diagnose explains what it cannot do", {
