@@ -119,6 +119,8 @@ test_that("summary includes the k-hat diagnosis", {
   expect_s3_class(sm$diagnosis, "svi_diagnosis")
   expect_lt(sm$diagnosis$khat, 0.5)
   expect_match(capture.output(print(sm)), "Pareto k-hat", all = FALSE)
+  sm$fit$time <- 1.234
+  expect_snapshot(print(sm))
 })
 
 test_that("a parameter asked for again with another shape is an error naming both shapes", {

@@ -101,6 +101,8 @@ test_that("the fit records its convergence status, prints it, and warns when it 
   expect_false(identical(conv$last, s$store$values))
   out <- capture.output(print(fit))
   expect_match(out, "Converged: stationary from step", all = FALSE)
+  fit$time <- 1.234   # fixed, for a stable snapshot
+  expect_snapshot(print(fit))
   set.seed(1)
   expect_snapshot(fit <- svi_run(fx_svi(), fx_y, num_steps = 150, stop = "stationary", progress = FALSE))
   expect_identical(fit$convergence$status, "not_stationary")
