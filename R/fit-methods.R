@@ -78,10 +78,8 @@ vcov.svi_fit <- function(object, num_samples = 1000, ...) {
 guide_gaussian_vcov <- function(fit) {
   src <- draw_source(fit, list())
   runs <- guide_runs(src$svi$guide, src$args, src$store, 2L)
-  latent <- function(sites) Filter(function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
-                                     !isTRUE(x$infer$is_auxiliary), sites)
-  a <- latent(runs[[1]])
-  b <- latent(runs[[2]])
+  a <- latent_sites(runs[[1]])
+  b <- latent_sites(runs[[2]])
   if (!length(a) || !identical(names(a), names(b))) return(NULL)
   plain <- function(d) lapply(unclass(d), draw_plain_value)
   blocks <- vector("list", length(a))

@@ -110,11 +110,15 @@ check_not_subsampled <- function(sites, what, call) {
   }
 }
 
-# Values of the latent (unobserved) sample sites of one trace, as plain numerics.
+# The latent (unobserved) sample sites of one trace (guide-only auxiliary coordinates are
+# no posterior), and their values as plain numerics.
+latent_sites <- function(sites) {
+  Filter(function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
+           !isTRUE(x$infer$is_auxiliary), sites)
+}
+
 latent_values <- function(sites) {
-  keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
-                   !isTRUE(x$infer$is_auxiliary), TRUE)   # guide-only coordinates are no posterior
-  lapply(sites[keep], function(x) named_like_dist(draw_plain_value(x$value), x$fn))
+  lapply(latent_sites(sites), function(x) named_like_dist(draw_plain_value(x$value), x$fn))
 }
 
 # A draw takes the element names of its distribution's parameters when it has none itself
