@@ -67,7 +67,7 @@
 #' if (requireNamespace("loo", quietly = TRUE)) svi_diagnose(fit, num_samples = 500)
 #' @export
 svi_diagnose <- function(fit, ..., num_samples = 1000, per_parameter = TRUE, num_samples_param = 1000) {
-  src <- draw_source(fit, list(...))
+  src <- draw_source(fit, list(...), arg = "fit")
   num_samples <- check_count(num_samples, "num_samples")
   check_flag(per_parameter, "per_parameter")
   num_samples_param <- check_count(num_samples_param, "num_samples_param")
@@ -180,15 +180,15 @@ diagnosis_lines <- function(d) {
     good = "The guide is a good importance proposal for the posterior: its draws can be used.",
     more_draws = paste0("The guide is close, but importance-corrected estimates need more draws ",
                         "(num_samples >= ", ceiling(10^(1 / (1 - d$khat))), ")."),
-    poor = c("The guide misses posterior mass (often: understated uncertainty); its draws are unreliable.",
+    poor = c("k-hat is above 0.7: the guide misses posterior mass (often: understated uncertainty); its draws are unreliable.",
              "Try a richer guide (e.g. a full-rank dist_mvnormal() guide), more steps, or MCMC."),
-    very_poor = c("The guide is far from the posterior (k-hat >= 1): do not use its draws, even reweighted.",
+    very_poor = c("k-hat is 1 or more (far above 0.7): the guide is far from the posterior; do not use its draws, even reweighted.",
                   "Try a richer guide (e.g. a full-rank dist_mvnormal() guide), more steps, or MCMC.")
   )
   c(head, verdict, worst)
 }
 
-# Names the elements whose own k-hat is above 0.7 (at most five), when the joint one is.
+# Names the elements whose own k-hat is above 0.5 (at most five), when the joint one is above 0.7.
 diagnosis_worst <- function(d) {
   kp <- d$khat_params
   if (d$status %in% c("good", "more_draws") || is.null(kp)) return(character())
@@ -211,18 +211,19 @@ print.svi_diagnosis <- function(x, ...) {
   invisible(x)
 }
 
-# Draws resampled with the PSIS weights (with replacement).
-importance_resampled <- function(d) {
+# `n` draws resampled with the PSIS weights (with replacement) from the diagnosis's draws.
+importance_resampled <- function(d, n = d$num_samples) {
   S <- d$num_samples
-  idx <- sample.int(S, S, replace = TRUE, prob = exp(d$log_weights))
+  idx <- sample.int(S, n, replace = TRUE, prob = exp(d$log_weights))
   draws <- d$draws
   out <- lapply(unclass(draws), function(v) {
     if (is.null(dim(v))) v[idx] else {
       dims <- dim(v)
       m <- matrix(v, nrow = S)[idx, , drop = FALSE]
+      dims[1] <- n
       dim(m) <- dims
       m
     }
   })
-  structure(out, num_samples = S, labels = attr(draws, "labels"), khat = d$khat, class = "svi_draws")
+  structure(out, num_samples = n, labels = attr(draws, "labels"), khat = d$khat, class = "svi_draws")
 }

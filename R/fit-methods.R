@@ -6,8 +6,11 @@
 #'
 #' * `coef()`: posterior means of the latent sites' elements (named from the data where the
 #'   guide's parameters carry names, see [param()]).
-#' * `vcov()`: their covariance under the guide, on the constrained scale, estimated from
-#'   `num_samples` draws.
+#' * `vcov()`: their covariance under the guide, on the constrained scale. Exact when every
+#'   latent site of the guide is a Normal or multivariate Normal whose parameters do not
+#'   depend on other sites' draws (the covariance is then block diagonal, one block per
+#'   site); otherwise (transformed or other distributions, guides whose later sites depend on
+#'   earlier draws) estimated from `num_samples` draws.
 #' * `fitted()`: posterior predictive means of the model's observed site for the fit's data;
 #'   `predict(fit, newdata)`: the same for new arguments of the model (e.g. new covariates),
 #'   through [predictive()].
@@ -63,7 +66,46 @@ coef.svi_fit <- function(object, num_samples = 1000, ...) {
 #' @rdname svi_fit_methods
 #' @export
 vcov.svi_fit <- function(object, num_samples = 1000, ...) {
+  num_samples <- check_count(num_samples, "num_samples")
+  exact <- guide_gaussian_vcov(object)
+  if (!is.null(exact)) return(exact)
   stats::cov(as.matrix(posterior_draws(object, num_samples = num_samples)))
+}
+
+# The guide's covariance when every latent site is a (multivariate) Normal whose parameters
+# are the same in two runs of the guide (so they come from parameters, not from other draws):
+# block diagonal, one block per site, named like the draws' columns. NULL otherwise.
+guide_gaussian_vcov <- function(fit) {
+  src <- draw_source(fit, list())
+  runs <- guide_runs(src$svi$guide, src$args, src$store, 2L)
+  a <- latent_sites(runs[[1]])
+  b <- latent_sites(runs[[2]])
+  if (!length(a) || !identical(names(a), names(b))) return(NULL)
+  plain <- function(d) lapply(unclass(d), draw_plain_value)
+  blocks <- vector("list", length(a))
+  for (j in seq_along(a)) {
+    d <- a[[j]]$fn
+    if (!identical(plain(d), plain(b[[j]]$fn))) return(NULL)
+    k <- length(draw_plain_value(a[[j]]$value))
+    p <- plain(d)
+    blocks[[j]] <- if (inherits(d, "svi_dist_normal") && length(p$mean) == k && length(p$sd) %in% c(1L, k)) {
+      diag(rep_len(as.vector(p$sd)^2, k), k)
+    } else if (inherits(d, "svi_dist_mvnormal") && length(p$mean) == k && identical(dim(p$scale_tril), c(k, k))) {
+      tcrossprod(p$scale_tril)
+    } else {
+      return(NULL)
+    }
+  }
+  n <- vapply(blocks, nrow, 1L)
+  out <- matrix(0, sum(n), sum(n))
+  ends <- cumsum(n)
+  for (j in seq_along(blocks)) {
+    idx <- (ends[j] - n[j] + 1L):ends[j]
+    out[idx, idx] <- blocks[[j]]
+  }
+  labels <- colnames(as.matrix(stack_draws(lapply(runs, latent_values), 2L, "guide")))
+  dimnames(out) <- list(labels, labels)
+  out
 }
 
 #' @rdname svi_fit_methods

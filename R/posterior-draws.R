@@ -58,7 +58,7 @@ posterior_draws <- function(s, ..., num_samples = 1000, importance_resample = FA
       cli::cli_warn(c("Pareto k-hat is {round(d$khat, 2)}: importance resampling cannot fix this guide.",
                       i = "See {.fn svi_diagnose} for what to do."))
     }
-    return(importance_resampled(d))
+    return(importance_resampled(d, num_samples))
   }
   runs <- guide_runs(src$svi$guide, src$args, src$store, num_samples)
   stack_draws(lapply(runs, latent_values), num_samples, "guide")
@@ -66,14 +66,14 @@ posterior_draws <- function(s, ..., num_samples = 1000, importance_resample = FA
 
 # Where draws come from: the svi object, the arguments, and the parameter store (an svi
 # object's own, or a copy of a fit's parameters at the end of its run).
-draw_source <- function(s, args, call = parent.frame()) {
+draw_source <- function(s, args, arg = "s", call = parent.frame()) {
   if (inherits(s, "svi_fit")) {
     if (!length(args)) args <- s$args
     return(list(svi = s$svi, args = args, store = fit_store(s)))
   }
   if (!inherits(s, "svi")) {
-    cli::cli_abort("{.arg s} must be an svi object from {.fn svi} or a fit from {.fn svi_run}.",
-                   call = call)
+    cli::cli_abort(c("{.arg {arg}} must be an svi object from {.fn svi} or a fit from {.fn svi_run}.",
+                     x = "It is {.obj_type_friendly {s}}."), call = call)
   }
   list(svi = s, args = args, store = s$store)
 }
@@ -110,11 +110,15 @@ check_not_subsampled <- function(sites, what, call) {
   }
 }
 
-# Values of the latent (unobserved) sample sites of one trace, as plain numerics.
+# The latent (unobserved) sample sites of one trace (guide-only auxiliary coordinates are
+# no posterior), and their values as plain numerics.
+latent_sites <- function(sites) {
+  Filter(function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
+           !isTRUE(x$infer$is_auxiliary), sites)
+}
+
 latent_values <- function(sites) {
-  keep <- vapply(sites, function(x) identical(x$type, "sample") && !isTRUE(x$is_observed) &&
-                   !isTRUE(x$infer$is_auxiliary), TRUE)   # guide-only coordinates are no posterior
-  lapply(sites[keep], function(x) named_like_dist(draw_plain_value(x$value), x$fn))
+  lapply(latent_sites(sites), function(x) named_like_dist(draw_plain_value(x$value), x$fn))
 }
 
 # A draw takes the element names of its distribution's parameters when it has none itself

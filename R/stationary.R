@@ -3,10 +3,12 @@
 # The run (1) tests the unconstrained parameter iterates for stationarity with split-R-hat over
 # a few trailing windows, (2) from then on averages them (Polyak-Ruppert) over the stationary
 # window, which grows with the run, and (3) stops when the Monte Carlo error of that average is
-# small on the unconstrained scale. The averaged values are the fit's parameters.
+# small on the unconstrained scale and rests on at least `min_ess` effective draws (an MCSE
+# from a handful of effective draws is itself unreliable; FASO asks for W_min / 8). The
+# averaged values are the fit's parameters.
 
 stationary_settings <- function(x, call = parent.frame()) {
-  defaults <- list(min_window = 100L, check_every = 10L, rhat = 1.1, mcse = 0.02)
+  defaults <- list(min_window = 100L, check_every = 10L, rhat = 1.1, mcse = 0.02, min_ess = 0)
   if (!is.list(x) || (length(x) && (is.null(names(x)) || !all(names(x) %in% names(defaults))))) {
     cli::cli_abort(c("{.arg stationary} must be a list with some of {.val {names(defaults)}}.",
                      x = "It is {.obj_type_friendly {x}}{if (is.list(x)) paste0(' with names ', paste(names(x), collapse = ', '))}."),
@@ -17,6 +19,7 @@ stationary_settings <- function(x, call = parent.frame()) {
   out$check_every <- check_count(out$check_every, "stationary$check_every", call = call)
   check_number(out$rhat, "stationary$rhat", min = 1, call = call)
   check_number(out$mcse, "stationary$mcse", min = 0, call = call)
+  check_number(out$min_ess, "stationary$min_ess", min = 0, call = call)
   if (out$min_window < 10L) cli::cli_abort("{.arg stationary$min_window} must be at least 10.", call = call)
   out
 }
@@ -69,7 +72,12 @@ stationary_check <- function(run, i) {
   ess <- apply(W, 2, ess_iterates)
   sds <- apply(W, 2, stats::sd)
   run$stat_info <- list(ess_min = min(ess), mcse = max(sds / sqrt(ess)))
-  run$stat_info$mcse <= st$mcse
+  stationary_precise(run$stat_info, st)
+}
+
+# The average is precise: small MCSE, from at least min_ess effective draws.
+stationary_precise <- function(info, st) {
+  isTRUE(info$mcse <= st$mcse) && isTRUE(info$ess_min >= st$min_ess)
 }
 
 # Split-R-hat of each column (two halves as two chains), the largest over the columns.
@@ -118,7 +126,7 @@ stationary_finish <- function(s, run, stop_reason) {
   k <- if (is.null(run$iter_n)) 0L else run$iter_n
   last_ok <- k > 0L && all(is.finite(run$iter[k, ])) && is.finite(fit_last_finite(run$loss[seq_len(run$n)]))
   # a last check at the end of the run, so a run stopped between checks is judged too
-  if (last_ok && k >= st$min_window && !isTRUE(run$stat_info$mcse <= st$mcse)) {
+  if (last_ok && k >= st$min_window && !stationary_precise(run$stat_info, st)) {
     saved <- st$check_every
     run$stat$check_every <- 1L
     stationary_check(run, run$n)
@@ -126,13 +134,14 @@ stationary_finish <- function(s, run, stop_reason) {
   }
   out <- list(status = "not_stationary", rhat = if (is.null(run$rhat_last)) NA_real_ else run$rhat_last,
               stationary_from = NA_integer_, window = 0L, ess = NA_real_, mcse = NA_real_,
-              mcse_target = st$mcse, rhat_target = st$rhat, averaged = FALSE)
+              mcse_target = st$mcse, rhat_target = st$rhat, ess_target = st$min_ess,
+              averaged = FALSE)
   if (!last_ok) {
     out$status <- if (k > 0L) "diverging" else "not_stationary"
     return(out)
   }
   if (is.null(run$stat_row)) return(out)
-  out$status <- if (isTRUE(run$stat_info$mcse <= st$mcse)) "converged" else "stationary"
+  out$status <- if (stationary_precise(run$stat_info, st)) "converged" else "stationary"
   out$rhat <- run$stat_rhat
   out$stationary_from <- run$offset + run$iter_first + run$stat_row - 1L
   out$window <- k - run$stat_row + 1L
@@ -169,8 +178,10 @@ convergence_text <- function(conv) {
                        ", parameters averaged over the last ", conv$window, " steps (split-R-hat ",
                        f2(conv$rhat), ", MCSE ", f3(conv$mcse), ")."),
     stationary = paste0("Stationary from step ", conv$stationary_from, ", but the average of the last ",
-                        conv$window, " steps is not yet precise (MCSE ", f3(conv$mcse), " > ",
-                        f3(conv$mcse_target), "); parameters averaged."),
+                        conv$window, " steps is not yet precise (",
+                        if (conv$mcse > conv$mcse_target) paste0("MCSE ", f3(conv$mcse), " > ", f3(conv$mcse_target)) else
+                          paste0("effective sample size ", round(conv$ess), " < ", conv$ess_target),
+                        "); parameters averaged."),
     not_stationary = paste0("The parameters are not yet stationary",
                             if (is.finite(conv$rhat)) paste0(" (split-R-hat ", f2(conv$rhat), " > ", f2(conv$rhat_target), ")"),
                             "."),

@@ -4,8 +4,10 @@
 #' model and guide were run with (`args`), the raw and smoothed losses of every step
 #' (`loss`, `smoothed_loss`, and `validation_loss`, `smoothed_validation_loss` when
 #' validation data were given), the time taken in seconds (`time`), why the run stopped
-#' (`stop_reason`: `"num_steps"`, `"patience"`, `"callback"` or `"interrupt"`) and the
-#' parameters at the end of the run.
+#' (`stop_reason`: `"num_steps"`, `"patience"`, `"stationary"` (converged, with `stop =
+#' "stationary"`), `"callback"`, `"interrupt"` or `"error"` (a step failed; `error` holds
+#' the condition, the step and the site)), the convergence record of `stop = "stationary"`
+#' (`convergence`, see [svi_run()]) and the parameters at the end of the run.
 #'
 #' * `print()` shows a few lines: steps, time, final losses, how the run stopped.
 #' * `summary()` adds the parameters and, for each latent site of the guide, the posterior
@@ -23,6 +25,12 @@
 #'   `ggplot2::autoplot()` draws the same with ggplot2 when it is installed.
 #' * `as.data.frame()` gives one row per step.
 #' * `params()` gives the parameters at the end of the run.
+#'
+#' There is no `logLik()` method: SVI maximises the ELBO, a lower bound on the log marginal
+#' likelihood with an unknown gap, not a likelihood at a point estimate, so AIC, BIC or
+#' likelihood-ratio tests built on it would be wrong (see [svi_fit_methods] for `coef()`,
+#' `vcov()`, `fitted()`, `predict()` and `pp_check()`, and [svi_diagnose()] for the ELBO
+#' with its Monte Carlo error).
 #'
 #' A fit keeps a reference to its svi object: a later `svi_run()` on the object (or on the
 #' fit) continues training. Methods on the fit use the parameters saved with it, so they

@@ -19,6 +19,7 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
   stat <- run$stat
   if (!is.null(stat)) stretch <- 1L   # the stationarity test needs the iterates of every step
   i <- 0L
+  single_until <- 0L   # after a failed stretch, its steps again one at a time
   # An interrupt can land anywhere in R's part of an iteration too. The C++ replay returns the
   # losses of the steps it completed, recording them runs with interrupts held (so the record
   # always matches the object), and an interrupt landing outside those is caught here.
@@ -26,10 +27,11 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
     last <- NULL   # set inside the held block, so it survives an interrupt taken at its end
     caught <- tryCatch({
       # the recording steps one at a time, so an interrupt in one keeps the steps before it
-      n <- if (is.null(s$program)) 1L else min(stretch, num_steps - i)
+      n <- if (is.null(s$program) || i < single_until) 1L else min(stretch, num_steps - i)
       # an error part-way through a stretch goes back to its start (single steps write their
       # state back only when they complete)
       snap <- if (n > 1L) svi_snapshot(s) else NULL
+      seed <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
       suspendInterrupts({
         losses <- allowInterrupts(tryCatch(step_context(run, compiled_steps(s, args, n)),
           interrupt = function(e) structure(numeric(0), interrupted = TRUE, in_r = TRUE),
@@ -41,9 +43,36 @@ compiled_run_loop <- function(s, args, num_steps, run, bar, log_every, patience,
     }, interrupt = function(e) TRUE)
     if (!is.null(last)) i <- last$i
     if (caught) return("interrupt")
+    if (identical(last$reason, "error")) {
+      if (n > 1L && !is.null(seed)) {
+        # the stretch is undone: run its steps again one at a time from the same random
+        # numbers, so the run keeps the steps before the failing one and names that step
+        assign(".Random.seed", seed, envir = globalenv())
+        run$error <- NULL
+        single_until <- i + n
+        next
+      }
+      if (is.null(run$error$site) && !is.null(s$program)) run$error$site <- replayed_error_site(s, args, seed)
+    }
     if (!is.null(last$reason)) return(last$reason)
   }
   "num_steps"
+}
+
+# The site at which a replayed step failed (the C++ replay does not know site names): the
+# step's loss evaluated again in R from the random numbers the step started with. NULL when
+# that evaluation does not fail. The random number stream is left as the failed step left it.
+replayed_error_site <- function(s, args, seed) {
+  if (is.null(seed)) return(NULL)
+  after <- get0(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit(if (is.null(after)) rm(".Random.seed", envir = globalenv()) else
+    assign(".Random.seed", after, envir = globalenv()), add = TRUE)
+  assign(".Random.seed", seed, envir = globalenv())
+  site <- NULL
+  tryCatch(withCallingHandlers(do.call(evaluate_loss, c(list(s), args)),
+                               error = function(e) if (is.null(site)) site <<- error_site()),
+           error = function(e) NULL)
+  site
 }
 
 # Records one stretch's losses (run with interrupts held, so the record matches the object).

@@ -23,13 +23,19 @@
 #' window, which grows with the run (Polyak-Ruppert averaging), and stops when the Monte
 #' Carlo standard error of every average (from the effective sample size of its iterates) is
 #' at most `mcse`, on the unconstrained scale: the log scale for positive parameters, where
-#' the default 0.02 means 2 %, and the parameter's own units for real ones. The fit's
+#' the default 0.02 means 2 %, and the parameter's own units for real ones, and every
+#' average rests on an effective sample size of at least `min_ess` (by default 0: no
+#' floor). An MCSE estimated from a handful of effective draws is itself rough: a floor
+#' such as `min_ess = 25` (FASO's `W_min / 8`) gives more precise averages for more steps
+#' (on a conjugate normal model with `adam(0.05)`, over 20 seeds: `min_ess = 0` stops after
+#' a median 315 steps with an error of 0.048 on the unconstrained scale, `min_ess = 10` after
+#' 820 steps with 0.032, `min_ess = 20` after 1280 steps with 0.023). The fit's
 #' parameters (and the svi object's) are then the averages; `fit$convergence` records the
 #' status (`"converged"`, `"stationary"` (but not yet precise), `"not_stationary"` or
 #' `"diverging"`), the step from which the iterates were stationary, the window, the
 #' R-hat and the MCSE, and `print(fit)` shows it. Not converging within `num_steps` is a
 #' warning, not an error. The settings (after Dhaka et al. 2020) are a list, by default
-#' `stationary = list(min_window = 100, check_every = 10, rhat = 1.1, mcse = 0.02)`;
+#' `stationary = list(min_window = 100, check_every = 10, rhat = 1.1, mcse = 0.02, min_ess = 0)`;
 #' `patience` still applies. A compiled svi object then runs its steps one at a time (the
 #' test needs every iterate).
 #'
@@ -74,7 +80,7 @@
 #' @param stop `"num_steps"` (run `num_steps` steps, or until `patience` stops it) or
 #'   `"stationary"` (also stop once the iterates have converged; see Details).
 #' @param stationary A list of settings for `stop = "stationary"`: `min_window`,
-#'   `check_every`, `rhat`, `mcse` (see Details).
+#'   `check_every`, `rhat`, `mcse`, `min_ess` (see Details).
 #' @return An object of class `svi_fit`; see [print.svi_fit()].
 #' @seealso [svi()], [summary.svi_fit()], [posterior_draws()], [predictive()].
 #' @examples

@@ -39,6 +39,9 @@ test_that("coefficients are named from the design matrix, and coef/vcov/fitted/p
   prec <- crossprod(d$X) + diag(1 / 100, 3)
   expect_equal(unname(diag(v)), unname(1 / diag(prec)), tolerance = 0.15)
   expect_true(all(diag(v) < diag(solve(prec))))
+  # a mean-field Normal guide: exact, the squared scales on the diagonal
+  expect_equal(unname(diag(v)), unname(params(fit)$b_scale^2), tolerance = 1e-12)
+  expect_identical(v[upper.tri(v)], c(0, 0, 0))
   set.seed(5)
   f <- fitted(fit, num_samples = 500)
   expect_length(f, 60)
@@ -48,6 +51,37 @@ test_that("coefficients are named from the design matrix, and coef/vcov/fitted/p
   p <- predict(fit, newdata = list(X = newX, y = numeric(3)), num_samples = 2000)
   expect_equal(as.vector(p), as.vector(newX %*% cf), tolerance = 0.1)
   expect_snapshot(error = TRUE, predict(fit, newdata = newX))
+})
+
+test_that("vcov is exact for (multivariate) Normal guide sites and from draws otherwise", {
+  model <- function() {
+    sample_site("z", dist_mvnormal(c(0, 0), cov = matrix(c(1, 0.5, 0.5, 1), 2)))
+    sample_site("w", dist_normal(0, 1))
+  }
+  guide <- function() {
+    L <- param("L", matrix(c(1, 0.3, 0, 0.8), 2), constraint = constraint_lower_cholesky())
+    sample_site("z", dist_mvnormal(param("m", c(0, 0)), scale_tril = L))
+    sample_site("w", dist_normal(param("w_loc", 0), 0.5))
+  }
+  fit <- svi_run(svi(model, guide, adam(0.01)), num_steps = 3, progress = FALSE)
+  v <- vcov(fit)
+  L <- params(fit)$L
+  expect_identical(dimnames(v), rep(list(c("z[1]", "z[2]", "w")), 2))
+  expect_equal(v[1:2, 1:2], tcrossprod(L), ignore_attr = TRUE, tolerance = 1e-12)
+  expect_identical(unname(v[3, ]), c(0, 0, 0.25))
+  # a later site whose mean is an earlier draw: var(c) = 1 + 0.5^2 and cov(a, c) = 1, from draws
+  dep_model <- function() sample_site("c", dist_normal(sample_site("a", dist_normal(0, 1)), 1))
+  dep_guide <- function() sample_site("c", dist_normal(sample_site("a", dist_normal(param("ma", 0), 1)), 0.5))
+  fit <- svi_run(svi(dep_model, dep_guide, adam(0.01)), num_steps = 3, progress = FALSE)
+  set.seed(1)
+  v <- vcov(fit, num_samples = 20000)
+  expect_equal(unname(v), matrix(c(1, 1, 1, 1.25), 2), tolerance = 0.03)
+  # a Gamma guide (variance shape / rate^2), from draws
+  g_model <- function() sample_site("r", dist_gamma(2, 1))
+  g_guide <- function() sample_site("r", dist_gamma(param("a", 3, constraint = constraint_positive()), 2))
+  fit <- svi_run(svi(g_model, g_guide, adam(0.01)), num_steps = 3, progress = FALSE)
+  set.seed(2)
+  expect_equal(vcov(fit, num_samples = 20000)[[1]], params(fit)$a / 4, tolerance = 0.03)
 })
 
 test_that("the summary leaves out Cholesky zeros, prints every row with n = Inf and says how many it left out", {
@@ -85,6 +119,8 @@ test_that("summary includes the k-hat diagnosis", {
   expect_s3_class(sm$diagnosis, "svi_diagnosis")
   expect_lt(sm$diagnosis$khat, 0.5)
   expect_match(capture.output(print(sm)), "Pareto k-hat", all = FALSE)
+  sm$fit$time <- 1.234
+  expect_snapshot(print(sm))
 })
 
 test_that("a parameter asked for again with another shape is an error naming both shapes", {
