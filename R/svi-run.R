@@ -29,7 +29,16 @@
 #' such as `min_ess = 25` (FASO's `W_min / 8`) gives more precise averages for more steps
 #' (on a conjugate normal model with `adam(0.05)`, over 20 seeds: `min_ess = 0` stops after
 #' a median 315 steps with an error of 0.048 on the unconstrained scale, `min_ess = 10` after
-#' 820 steps with 0.032, `min_ess = 20` after 1280 steps with 0.023). The fit's
+#' 820 steps with 0.032, `min_ess = 20` after 1280 steps with 0.023). Against the
+#' fixed number of steps after which the last iterate's error has settled (on average over
+#' 20 seeds, `adam(0.05)`), the default stop takes a median 1.9 times as many on that normal
+#' model, 2.5 times on a Poisson-Gamma model, 3.8 times on a two-coefficient regression, and
+#' on a Beta-Bernoulli model mostly does not converge within 3000 steps (16 times): the rule
+#' needs every split-R-hat at most 1.1, which iterates with an autocorrelation time of 40-80
+#' steps reach only over windows of several hundred steps, and an MCSE of 0.02 on a
+#' log-parameter whose iterates have an sd of 0.14 needs some 50 effective draws. The
+#' averages are closer to the optimum than the last iterate in 14-19 of the 20 seeds on
+#' each of them. The fit's
 #' parameters (and the svi object's) are then the averages; `fit$convergence` records the
 #' status (`"converged"`, `"stationary"` (but not yet precise), `"not_stationary"` or
 #' `"diverging"`), the step from which the iterates were stationary, the window, the

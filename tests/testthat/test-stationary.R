@@ -1,5 +1,6 @@
 # stop = "stationary": split-R-hat on the iterates, Polyak-Ruppert averaging, MCSE stop.
-# Measured on two conjugate models (exact optimum known) over 20 seeds.
+# Measured on the conjugate models of test-svi-conjugate.R (Normal-Normal, Poisson-Gamma,
+# Beta-Bernoulli) and a conjugate regression, whose optima are known exactly, over 20 seeds.
 
 fx_opt <- function() {
   p <- fx_posterior(fx_y)
@@ -27,10 +28,30 @@ reg_opt <- function() {
   c(solve(P, crossprod(reg_data$X, reg_data$y)), log(1 / sqrt(diag(P))))
 }
 
+# Poisson-Gamma: lambda ~ Gamma(1, 1), y = 1, 2, 3; the posterior Gamma(7, 4) is in the guide
+# family, so it is the optimum (log shape, log rate on the unconstrained scale).
+pg_model <- function(y) {
+  lambda <- sample_site("lambda", dist_gamma(1, 1))
+  plate("data", length(y), function(i) sample_site("obs", dist_poisson(lambda), obs = y))
+}
+pg_guide <- function(y) {
+  sample_site("lambda", dist_gamma(param("shape", 3, constraint = constraint_positive()),
+                                   param("rate", 8, constraint = constraint_positive())))
+}
+# Beta-Bernoulli: p ~ Beta(1, 1), y = 0, 1, 1, 1; optimum Beta(4, 2).
+bb_model <- function(y) {
+  p <- sample_site("p", dist_beta(1, 1))
+  plate("data", length(y), function(i) sample_site("obs", dist_bernoulli(p), obs = y))
+}
+bb_guide <- function(y) {
+  sample_site("p", dist_beta(param("a", 1, constraint = constraint_positive()),
+                             param("b", 6, constraint = constraint_positive())))
+}
+
 # Over 20 seeds: the fixed budget (the first step after which the error of the iterates,
 # averaged over the seeds, is down to 1.1 times its long-run level), and per seed the steps
 # of the stationarity stop and the errors of its averaged and last iterates.
-stationary_measure <- function(model, guide, args, opt, lr = 0.05, n_fixed = 2000) {
+stationary_measure <- function(model, guide, args, opt, lr = 0.05, n_fixed = 2000, num_steps = 5000) {
   seeds <- 1:20
   new_svi <- function() svi(model, guide, adam(lr = lr), trace_elbo(), compile = TRUE)
   err <- sapply(seeds, function(seed) {
@@ -46,7 +67,8 @@ stationary_measure <- function(model, guide, args, opt, lr = 0.05, n_fixed = 200
   runs <- lapply(seeds, function(seed) {
     set.seed(seed)
     s <- new_svi()
-    fit <- do.call(svi_run, c(list(s), args, list(num_steps = 5000, stop = "stationary", progress = FALSE)))
+    fit <- suppressWarnings(   # (a run that does not converge warns; counted below)
+      do.call(svi_run, c(list(s), args, list(num_steps = num_steps, stop = "stationary", progress = FALSE))))
     c(steps = fit$run_steps,
       converged = identical(fit$convergence$status, "converged"),
       err_avg = sqrt(sum((unlist(fit$state$values) - opt)^2)),
@@ -83,6 +105,31 @@ test_that("on a conjugate regression with four variational parameters averaging 
   # reported as skipped) until the stop is faster; remove the skip to check it.
   skip("known gap (issue 15): on the regression the stationarity stop takes more than twice the fixed budget")
   expect_lte(stats::median(runs[, "steps"]), 2 * m$budget)
+})
+
+test_that("on Poisson-Gamma and Beta-Bernoulli averaging beats the last iterate (the stop is late)", {
+  # num_steps = 3000 (about 16 times the budgets) keeps the file's runtime down; a run not
+  # converged by then counts with 3000 steps and its averaged or last iterate
+  pg <- stationary_measure(pg_model, pg_guide, list(c(1, 2, 3)), log(c(7, 4)), num_steps = 3000)
+  bb <- stationary_measure(bb_model, bb_guide, list(c(0, 1, 1, 1)), log(c(4, 2)), num_steps = 3000)
+  for (m in list(pg, bb)) {
+    expect_lt(m$budget, 1000)
+    expect_lt(mean(m$runs[, "err_avg"]), mean(m$runs[, "err_last"]))
+    expect_gte(sum(m$runs[, "err_avg"] < m$runs[, "err_last"]), 12)
+  }
+  # measured: Poisson-Gamma budget 177 steps, median stop 450 (mean 915), 17 of 20 converged,
+  # mean error 0.085 averaged against 0.112 last, averaged closer in 14 of 20 seeds;
+  # Beta-Bernoulli budget 188 steps, median stop 3000 (5 of 20 converged: the iterates of
+  # the log-parameters have an sd of about 0.14 and an autocorrelation time of 70-80 steps,
+  # so an MCSE of 0.02 needs about 50 effective draws, some 3700 steps), mean error 0.053
+  # averaged against 0.163 last, averaged closer in 19 of 20 seeds.
+  # The bound is close to what any rule can reach here: an oracle that stops at exactly
+  # twice the budget and averages the steps from the budget on is closer than the last
+  # iterate in only 13 (Poisson-Gamma) and 14 (Beta-Bernoulli) of the 20 seeds, since the
+  # iterates' autocorrelation time (60-80 steps) is 40 % of the budget.
+  skip("known gap (issue 15): on Poisson-Gamma and Beta-Bernoulli the stationarity stop takes more than twice the fixed budget")
+  expect_lte(stats::median(pg$runs[, "steps"]), 2 * pg$budget)
+  expect_lte(stats::median(bb$runs[, "steps"]), 2 * bb$budget)
 })
 
 test_that("the fit records its convergence status, prints it, and warns when it is not reached", {
