@@ -69,7 +69,6 @@ SEXP cpp_compiled_replay(SEXP s, int num_steps);
 RcppExport SEXP _svi_cpp_compiled_replay(SEXP sSEXP, SEXP num_stepsSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
-    Rcpp::RNGScope rcpp_rngScope_gen;
     Rcpp::traits::input_parameter< SEXP >::type s(sSEXP);
     Rcpp::traits::input_parameter< int >::type num_steps(num_stepsSEXP);
     rcpp_result_gen = Rcpp::wrap(cpp_compiled_replay(s, num_steps));

@@ -3,6 +3,7 @@
 // parameters, one backward pass, and the same optimizer update as the dynamic path.
 #include "glue.h"
 #include <svi/ops/plate.hpp>
+#include "commit.h"
 #include "optim_slot.h"
 #include "r_list.h"
 #include <cmath>
@@ -77,6 +78,16 @@ std::vector<double> as_values(SEXP x, R_xlen_t n, const std::string& what) {
 
 SEXP sym(const char* s) { return Rf_install(s); }
 
+// R's RNG state, read when made and written back by put() (or when an error leaves early).
+struct RRngState {
+  bool done = false;
+  RRngState() { GetRNGstate(); }
+  ~RRngState() { put(); }
+  void put() {
+    if (!done) { done = true; PutRNGstate(); }
+  }
+};
+
 int int_elt(SEXP list, const char* name) {
   SEXP x = list_elt(list, name);
   if ((TYPEOF(x) != INTSXP && TYPEOF(x) != REALSXP) || Rf_xlength(x) != 1)
@@ -112,9 +123,10 @@ R_xlen_t must_pos(SEXP list, const char* nm, const char* what) {
 // completed step. Returns the losses (attribute "skipped": non-finite steps, which leave the
 // parameters as they were; "interrupted": a user interrupt cut the stretch short), or NULL
 // when the program's tape is gone (a reloaded object) and R must record again.
-// [[Rcpp::export(rng = true)]]
+// [[Rcpp::export(rng = false)]]
 SEXP cpp_compiled_replay(SEXP s, int num_steps) {
   if (TYPEOF(s) != ENVSXP) fail("internal: a compiled replay needs the svi object");
+  RRngState rng;
   SEXP prog = env_get(s, sym("program"));
   SEXP xp = list_elt(prog, "tape");
   if (TYPEOF(xp) != EXTPTRSXP || !R_ExternalPtrAddr(xp)) return R_NilValue;
@@ -203,29 +215,31 @@ SEXP cpp_compiled_replay(SEXP s, int num_steps) {
   }
 
   // Store the stretch's result: new vectors in new lists (the old ones may be shared with the
-  // user's copies), bound in place of the old.
+  // user's copies), all made before any is bound (commit.h). R's RNG state is written back just
+  // before the bindings: an interrupt up to there leaves object and RNG as they were.
+  Commit commit(np + 3);
   if (done > skipped) {
     SEXP nv = PROTECT(Rf_shallow_duplicate(values));
     for (int k = 0; k < np; ++k) SET_VECTOR_ELT(nv, at[k], fresh_like(VECTOR_ELT(values, at[k]), theta[k], true));
     for (int k = 0; k < np; ++k) {
       SEXP nm = sym(CHAR(STRING_ELT(leaf_names, k)));
-      SEXP ns = PROTECT(slots[k].state_to_r(env_get(states, nm)));
-      Rf_defineVar(nm, ns, states);
-      UNPROTECT(1);
+      commit.bind(states, nm, slots[k].state_to_r(env_get(states, nm)));
     }
     if (na) {
       SEXP navg = PROTECT(Rf_shallow_duplicate(avg_values));
       for (int k = 0; k < na; ++k)
         SET_VECTOR_ELT(navg, avg_at[k], fresh_like(VECTOR_ELT(avg_values, avg_at[k]), avg[k], false));
-      Rf_defineVar(sym("averages"), navg, store);
+      commit.bind(store, sym("averages"), navg);
       UNPROTECT(1);
     }
-    Rf_defineVar(sym("values"), nv, store);
+    commit.bind(store, sym("values"), nv);
     UNPROTECT(1);
     SEXP steps = env_get(s, sym("steps"));
     const double now = Rf_asReal(steps) + (done - skipped);
-    Rf_defineVar(sym("steps"), TYPEOF(steps) == INTSXP ? Rf_ScalarInteger(int(now)) : Rf_ScalarReal(now), s);
+    commit.bind(s, sym("steps"), TYPEOF(steps) == INTSXP ? Rf_ScalarInteger(int(now)) : Rf_ScalarReal(now));
   }
+  rng.put();
+  commit.apply();
   if (done < num_steps) losses = Rf_xlengthgets(losses, done);
   PROTECT(losses);
   if (skipped) Rf_setAttrib(losses, sym("skipped"), Rf_ScalarInteger(skipped));

@@ -5,6 +5,8 @@
 // step_is_finite() and apply_update() do in R, through the same C++ functions, so the steps
 // are identical.
 #include "glue.h"
+#include "commit.h"
+#include "optim_slot.h"
 #include <svi/ops/arith.hpp>
 #include "r_list.h"
 #include <cmath>
@@ -14,11 +16,10 @@
 
 using namespace glue;
 
-// Defined with their R entry points in glue_fastpath.cpp and glue_optim.cpp.
+// Defined with their R entry points in glue_fastpath.cpp.
 std::string cpp_sites_key(SEXP model, SEXP guide);
 SEXP cpp_elbo_reparam(SEXP model, SEXP guide);
 SEXP cpp_tape_grads(SEXP leaves);
-bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer);
 
 namespace {
 
@@ -114,10 +115,16 @@ SEXP cpp_lean_finish(SEXP m_rec, SEXP g_rec, SEXP ctx, SEXP s, SEXP warned) {
     SEXP optim = var(s, "optim"), state = var(s, "optim_state");
     SEXP name = list_elt(optim, "name");
     if (TYPEOF(state) == ENVSXP && TYPEOF(name) == STRSXP && Rf_xlength(name) == 1) {
-      updated = cpp_optim_apply(var(s, "store"), var(state, "params"), grads, CHAR(STRING_ELT(name, 0)));
+      // the update and the step count bound together (commit.h)
       SEXP steps = var(s, "steps");
-      if (updated && TYPEOF(steps) == INTSXP && Rf_xlength(steps) == 1)
-        Rf_defineVar(Rf_install("steps"), Rf_ScalarInteger(INTEGER(steps)[0] + 1), s);
+      Commit commit(Rf_xlength(grads) + 2);
+      updated = TYPEOF(steps) == INTSXP && Rf_xlength(steps) == 1 &&
+                optim_apply_into(var(s, "store"), var(state, "params"), grads,
+                                 CHAR(STRING_ELT(name, 0)), commit);
+      if (updated) {
+        commit.bind(s, Rf_install("steps"), Rf_ScalarInteger(INTEGER(steps)[0] + 1));
+        commit.apply();
+      }
     }
   }
   static const char* names[] = {"loss", "grads", "finite_grads", "averages", "updated"};

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 #include <svi/optim/optim.hpp>
+#include "commit.h"
 #include "optim_slot.h"
 #include "r_list.h"
 
@@ -293,13 +294,14 @@ static SEXP optim_step_all(SEXP states, SEXP values, SEXP grads, std::string opt
   return out;
 }
 
-// The whole dynamic-step update in one call: for every gradient in `grads` (named by
-// parameter), the parameter's value in store$values and its optimizer state in `states_env`
-// are read, stepped and written back -- all new values and states are computed before any is
-// stored, so the update is all or nothing. FALSE (nothing changed) when a parameter has no
-// state yet or its state does not fit, for R's parameter-by-parameter path.
-// [[Rcpp::export(rng = false)]]
-bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer) {
+// The whole dynamic-step update: for every gradient in `grads` (named by parameter), the
+// parameter's value in store$values and its optimizer state in `states_env` are read and
+// stepped, and the new values list and states are added to `commit` (commit.h) -- nothing is
+// stored until the caller applies it, so the update is all or nothing. FALSE (nothing added)
+// when a parameter has no state yet or its state does not fit, for R's parameter-by-parameter
+// path.
+bool glue::optim_apply_into(SEXP store, SEXP states_env, SEXP grads, const std::string& optimizer,
+                            Commit& commit) {
   SEXP names = Rf_getAttrib(grads, R_NamesSymbol);
   SEXP values = Rf_findVarInFrame(store, Rf_install("values"));
   if (TYPEOF(values) != VECSXP || names == R_NilValue) return false;
@@ -324,9 +326,18 @@ bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimi
   SEXP new_values = PROTECT(Rf_shallow_duplicate(values));
   SEXP vals = VECTOR_ELT(res, 0), sts = VECTOR_ELT(res, 1);
   for (R_xlen_t k = 0; k < np; ++k) SET_VECTOR_ELT(new_values, at[k], VECTOR_ELT(vals, k));
-  Rf_defineVar(Rf_install("values"), new_values, store);
+  commit.bind(store, Rf_install("values"), new_values);
   for (R_xlen_t k = 0; k < np; ++k)
-    Rf_defineVar(Rf_install(CHAR(STRING_ELT(names, k))), VECTOR_ELT(sts, k), states_env);
+    commit.bind(states_env, Rf_install(CHAR(STRING_ELT(names, k))), VECTOR_ELT(sts, k));
   UNPROTECT(4);
+  return true;
+}
+
+// optim_apply_into(), stored at once (R's apply_update(), which holds interrupts itself).
+// [[Rcpp::export(rng = false)]]
+bool cpp_optim_apply(SEXP store, SEXP states_env, SEXP grads, std::string optimizer) {
+  glue::Commit commit(Rf_xlength(grads) + 1);
+  if (!optim_apply_into(store, states_env, grads, optimizer, commit)) return false;
+  commit.apply();
   return true;
 }

@@ -32,4 +32,12 @@ struct OptimSlot {
   SEXP state_to_r(SEXP old) const;
 };
 
+class Commit;
+
+// One dynamic step's optimizer update of every parameter in `grads` (named), added to `commit`
+// (commit.h) for the caller to apply; false (nothing added) when R's parameter-by-parameter
+// path must take it (src/glue_optim.cpp).
+bool optim_apply_into(SEXP store, SEXP states_env, SEXP grads, const std::string& optimizer,
+                      Commit& commit);
+
 }  // namespace glue
