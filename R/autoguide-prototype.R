@@ -232,9 +232,12 @@ prototype_site <- function(msg) {
   if (length(sub) && (length(sup$lower) > 1L || length(sup$upper) > 1L)) {
     cli::cli_abort("The bounds of subsampled site {.val {msg$name}} vary by element; autoguides need scalar bounds there.", call = NULL)
   }
+  # element names the user gave the model's site (names of its distribution's parameters),
+  # kept for draws and summaries; not for subsampled sites, whose rows change
+  value_names <- if (length(sub)) NULL else value_names_of(named_like_dist(value, d))
   # free unconstrained coordinates: for matrix supports only the entries the transform reads
   free <- if (matrix_site) matrix_free_index(sup, nrow(value)) else NULL
-  u_free <- if (matrix_site) u[free] else u
+  u_free <- if (matrix_site) u[free] else with_value_names(u, value_names)
   u_full_shape <- full_u_shape(u_free, shape, full)
   list(
     name = msg$name, dist = d, support = sup, kind = kind, event_dim = sup$event_dim,
@@ -242,8 +245,23 @@ prototype_site <- function(msg) {
     u = u_free, u_shape = if (is.null(dim(u_free))) length(u_free) else dim(u_free),
     u_full = repeat_rows(u_free, u_full_shape), u_full_shape = u_full_shape,
     free = free, dim = if (matrix_site) nrow(value) else NULL,
-    elementwise = elementwise_support(sup)
+    elementwise = elementwise_support(sup), value_names = value_names
   )
+}
+
+# Names (a character vector) or dimnames (a list) of a value, or NULL.
+value_names_of <- function(v) if (!is.null(dimnames(v))) dimnames(v) else names(v)
+# `x` with the element names `nms` (from value_names_of()) when its shape fits them; tensor
+# handles carry no names and are returned as they are.
+with_value_names <- function(x, nms) {
+  if (is.null(nms) || is_tensor(x)) return(x)
+  if (is.list(nms)) {
+    d <- dim(x)
+    if (length(d) == length(nms) && all(d == lengths(nms) | vapply(nms, is.null, TRUE))) dimnames(x) <- nms
+  } else if (is.null(dim(x)) && length(x) == length(nms)) {
+    names(x) <- nms
+  }
+  x
 }
 
 full_u_shape <- function(u, shape, full) {
