@@ -41,8 +41,8 @@ cpp_kl_divergence <- function(pair, params) {
     .Call(`_svi_cpp_kl_divergence`, pair, params)
 }
 
-cpp_cholesky <- function(cov) {
-    .Call(`_svi_cpp_cholesky`, cov)
+cpp_cholesky <- function(cov, precision = FALSE) {
+    .Call(`_svi_cpp_cholesky`, cov, precision)
 }
 
 cpp_param_ok <- function(x, rule) {

@@ -45,6 +45,10 @@ continuous_on_build <- function(state) {
   state$blocks <- latent_blocks(state$proto$sites, state$guide_name)
   state$D <- sum(lengths(state$blocks))
   state$init_u <- unlist(lapply(state$proto$sites, function(s) as.vector(s$u)), use.names = FALSE)
+  # coordinates named after the sites' elements when the user named any of them
+  if (!all(vapply(state$proto$sites, function(s) is.null(s$value_names), TRUE))) {
+    names(state$init_u) <- coordinate_names(state$proto$sites)
+  }
 }
 
 # Flattened guides: positions of each site's block in the latent vector.
@@ -63,10 +67,12 @@ latent_blocks <- function(sites, guide_name) {
   Map(function(e, l) seq.int(e - l + 1L, length.out = l), ends, lens)
 }
 
-# Element names of a site's free coordinates, for messages ("w[2]").
+# Element names of a site's free coordinates, for messages and the flattened loc ("w[2]", or
+# "w[woolB]" from the names the user gave the site).
 coordinate_names <- function(sites) {
   unlist(lapply(sites, function(s) {
     n <- length(s$u)
+    if (!is.null(value_names_of(s$u))) return(value_element_names(s$name, s$u, shape_of(s$u)))
     if (n == 1L) s$name else paste0(s$name, "[", seq_len(n), "]")
   }), use.names = FALSE)
 }

@@ -25,9 +25,9 @@ emit_site_delta <- function(site, x) {
   x <- unpack_site(site, x)
   sup <- site$support
   if (inherits(sup, "svi_constraint_real")) {
-    return(sample_site(site$name, dist_delta(x, event_dim = site$event_dim)))
+    return(sample_site(site$name, dist_delta(with_value_names(x, site$value_names), event_dim = site$event_dim)))
   }
-  z <- constraint_forward(sup, x)
+  z <- with_value_names(constraint_forward(sup, x), site$value_names)   # (draws outside a step)
   ld <- -constraint_log_det_jacobian(sup, x)
   sample_site(site$name, dist_delta(z, log_density = ld, event_dim = site$event_dim))
 }

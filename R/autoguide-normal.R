@@ -31,6 +31,12 @@
 #' [posterior_draws()] and [predictive()] draw from it. See also [auto_laplace()] and
 #' [auto_guide_list()].
 #'
+#' Element names the model gives a site -- names (or dimnames) of its distribution's
+#' parameters, e.g. `dist_normal(setNames(numeric(ncol(X)), colnames(X)), 5)` -- label its
+#' draws, [summary()][summary.svi_fit] and [coef()][coef.svi_fit] rows (`b[woolB]`), and the
+#' guide's parameters (`b_auto_loc[woolB]`; the flattened guides' `auto_loc[b[woolB]]`), as
+#' `param(names = )` does for hand-written guides. Sites in subsampled plates keep positions.
+#'
 #' @param model The model function.
 #' @param init_loc_fn An init strategy (see [init-strategies]).
 #' @param init_scale Initial scale in unconstrained space, a positive number.

@@ -7,6 +7,15 @@
 # builds its prototype on its first call, which usually happens inside the first step; this is
 # the one place where autoguides touch the handler state of R/handlers.R.
 outside_inference <- function(expr) {
+  out <- NULL
+  outside_inference_grad(function(x) {
+    out <<- expr
+    0
+  }, 0)
+  out
+}
+# value_and_grad(f, x) in that state: f's tape is the scratch tape.
+outside_inference_grad <- function(f, x) {
   keep <- c("stack", "frames", "batch", "scale", "plain")
   old <- mget(keep, envir = .svi)
   .svi$stack <- list()
@@ -15,12 +24,7 @@ outside_inference <- function(expr) {
   .svi$scale <- 1
   .svi$plain <- TRUE
   on.exit(list2env(old, envir = .svi), add = TRUE)
-  out <- NULL
-  with_plain_ctx(new_param_store(), value_and_grad(function(x) {
-    out <<- expr
-    0
-  }, 0))
-  out
+  with_plain_ctx(new_param_store(), value_and_grad(f, x))
 }
 
 # Plain numerics from values that may be tensor handles (a compiled step passes its data as
@@ -43,6 +47,16 @@ support_kind_name <- function(c) sub("^svi_constraint_", "", class(c)[1])
 # Returns the latent sites (in order), the observed sites, as messages, and the minibatch
 # indices of every subsampled plate; `subsample` (from an earlier run) replays those indices.
 prototype_run <- function(model, args, choose, guide_name, subsample = list()) {
+  rec <- prototype_record(model, args, choose, guide_name, subsample, keep = FALSE)
+  outside_inference(rec$run())
+  rec
+}
+
+# The handler of a prototype run and the record it fills; rec$run() runs the model under it
+# (in the caller's tape state). keep = TRUE leaves values and parameters as they are (tensor
+# handles when `choose` returns handles), so log-densities can be differentiated; the
+# bijection is then still taken from the plain distribution's support.
+prototype_record <- function(model, args, choose, guide_name, subsample, keep) {
   rec <- new.env(parent = emptyenv())
   rec$latent <- list()
   rec$observed <- list()
@@ -54,9 +68,9 @@ prototype_run <- function(model, args, choose, guide_name, subsample = list()) {
         return(msg)
       }
       if (!identical(msg$type, "sample") || isTRUE(msg$is_observed)) return(msg)
-      msg$fn <- plain_dist(msg$fn)
+      if (!keep) msg$fn <- plain_dist(msg$fn)
       d <- site_dist(msg)
-      sup <- support(d)
+      sup <- support(if (keep) plain_dist(d) else d)
       if (is.na(sup$kind)) discrete_latent_error(msg$name, d, guide_name)
       msg$value <- choose(list(name = msg$name, fn = d, support = sup, frames = msg$frames))
       msg$done <- TRUE
@@ -65,13 +79,15 @@ prototype_run <- function(model, args, choose, guide_name, subsample = list()) {
     postprocess = function(msg) {
       if (identical(msg$type, "subsample")) rec$subsample[[msg$name]] <- msg$value
       if (identical(msg$type, "sample")) {
-        msg$value <- plain_value(msg$value)
-        msg$fn <- plain_dist(msg$fn)
+        if (!keep) {
+          msg$value <- plain_value(msg$value)
+          msg$fn <- plain_dist(msg$fn)
+        }
         if (isTRUE(msg$is_observed)) rec$observed[[msg$name]] <- msg else rec$latent[[msg$name]] <- msg
       }
       msg
     })
-  outside_inference(with_handler(h, do.call(model, plain_value(args))))
+  rec$run <- function() with_handler(h, do.call(model, plain_value(args)))
   rec
 }
 
@@ -90,12 +106,14 @@ autoguide_prototype <- function(model, args, init_loc_fn, guide_name) {
   for (k in seq_len(tries)) {
     rec <- prototype_run(model, args, function(site) init_site_value(init_loc_fn, site), guide_name)
     bad <- nonfinite_sites(rec)
-    if (!length(bad)) break
+    bad_grad <- if (!length(bad)) nonfinite_gradient_sites(model, args, rec, guide_name) else character(0)
+    if (!length(bad) && !length(bad_grad)) break
   }
-  if (length(bad)) {
+  if (length(bad) || length(bad_grad)) {
     cli::cli_abort(c(
       "{.fn {guide_name}} cannot find valid initial values after {tries} tries.",
-      x = "The log-density is not finite at site{?s} {.val {bad}}.",
+      x = if (length(bad)) "The log-density is not finite at site{?s} {.val {bad}}.",
+      x = if (length(bad_grad)) "The log-density is finite, but its gradient with respect to latent site{?s} {.val {bad_grad}} (in unconstrained space) is not.",
       i = "Check the model, or give starting values with {.code init_loc_fn = init_to_value(list(...))}."
     ), call = NULL)
   }
@@ -117,6 +135,31 @@ nonfinite_sites <- function(rec) {
     is.finite(lp)
   }, TRUE)
   names(all)[!ok]
+}
+
+# The latent sites (of a run whose log-density is finite) at which the gradient of the
+# potential energy -- the log joint of the model, with each latent the bijection of its
+# unconstrained value, plus the log-Jacobians -- is not finite: the model run again on the
+# tape, at the same values and minibatches.
+nonfinite_gradient_sites <- function(model, args, rec, guide_name) {
+  u0 <- lapply(rec$latent, function(s) constraint_inverse(support(site_dist(s)), s$value))
+  res <- tryCatch(outside_inference_grad(function(u) {
+    ldj <- 0
+    run <- prototype_record(model, args, function(site) {
+      x <- u[[site$name]]
+      if (is.null(x)) return(init_site_value(init_to_feasible(), site))   # a site new in this run
+      ldj <<- ldj + constraint_log_det_jacobian(site$support, x)
+      constraint_forward(site$support, x)
+    }, guide_name, rec$subsample, keep = TRUE)
+    run$run()
+    lp <- ldj
+    for (s in c(run$latent, run$observed)) lp <- lp + sum(site_log_prob(s))
+    lp
+  }, u0), error = function(e) NULL)
+  if (is.null(res)) return(character(0))   # not differentiable here: the value check decides
+  ok <- vapply(res$grad, function(g) all(is.finite(g)), TRUE)
+  if (!is.finite(res$value)) ok[] <- FALSE
+  names(u0)[!ok]
 }
 
 # A support whose bounds depend on another latent (dist_uniform(0, theta)) cannot be handled
@@ -189,9 +232,12 @@ prototype_site <- function(msg) {
   if (length(sub) && (length(sup$lower) > 1L || length(sup$upper) > 1L)) {
     cli::cli_abort("The bounds of subsampled site {.val {msg$name}} vary by element; autoguides need scalar bounds there.", call = NULL)
   }
+  # element names the user gave the model's site (names of its distribution's parameters),
+  # kept for draws and summaries; not for subsampled sites, whose rows change
+  value_names <- if (length(sub)) NULL else value_names_of(named_like_dist(value, d))
   # free unconstrained coordinates: for matrix supports only the entries the transform reads
   free <- if (matrix_site) matrix_free_index(sup, nrow(value)) else NULL
-  u_free <- if (matrix_site) u[free] else u
+  u_free <- if (matrix_site) u[free] else with_value_names(u, value_names)
   u_full_shape <- full_u_shape(u_free, shape, full)
   list(
     name = msg$name, dist = d, support = sup, kind = kind, event_dim = sup$event_dim,
@@ -199,8 +245,23 @@ prototype_site <- function(msg) {
     u = u_free, u_shape = if (is.null(dim(u_free))) length(u_free) else dim(u_free),
     u_full = repeat_rows(u_free, u_full_shape), u_full_shape = u_full_shape,
     free = free, dim = if (matrix_site) nrow(value) else NULL,
-    elementwise = elementwise_support(sup)
+    elementwise = elementwise_support(sup), value_names = value_names
   )
+}
+
+# Names (a character vector) or dimnames (a list) of a value, or NULL.
+value_names_of <- function(v) if (!is.null(dimnames(v))) dimnames(v) else names(v)
+# `x` with the element names `nms` (from value_names_of()) when its shape fits them; tensor
+# handles carry no names and are returned as they are.
+with_value_names <- function(x, nms) {
+  if (is.null(nms) || is_tensor(x)) return(x)
+  if (is.list(nms)) {
+    d <- dim(x)
+    if (length(d) == length(nms) && all(d == lengths(nms) | vapply(nms, is.null, TRUE))) dimnames(x) <- nms
+  } else if (is.null(dim(x)) && length(x) == length(nms)) {
+    names(x) <- nms
+  }
+  x
 }
 
 full_u_shape <- function(u, shape, full) {

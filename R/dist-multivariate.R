@@ -5,9 +5,11 @@
 #' * `dist_dirichlet(alpha)`: concentrations along the last dimension (a vector is one
 #'   distribution over the simplex, the rows of a matrix a batch of them). Draws are
 #'   reparameterized by implicit gradients of normalized gamma draws.
-#' * `dist_mvnormal(mean, scale_tril = , cov = )`: multivariate normal with mean along the
-#'   last dimension and one lower-triangular scale (`cov = scale_tril %*% t(scale_tril)`);
-#'   give exactly one of `scale_tril` or `cov`.
+#' * `dist_mvnormal(mean, scale_tril = , cov = , precision = )`: multivariate normal with
+#'   mean along the last dimension and one lower-triangular scale
+#'   (`cov = scale_tril %*% t(scale_tril)`); give exactly one of `scale_tril`, `cov` or
+#'   `precision` (the inverse covariance, e.g. a [dist_wishart()] latent: the density and
+#'   draws then work with its Cholesky factor, never inverting it).
 #' * `dist_delta(value, log_density = 0, event_dim = 0)`: a point mass at `value`
 #'   (log-density `log_density` there, `-Inf` elsewhere); its draw is `value` itself,
 #'   differentiably. `event_dim = 1` treats the last dimension of `value` as one event,
@@ -20,6 +22,7 @@
 #' @param mean Mean vector (or matrix whose rows are means).
 #' @param scale_tril Lower-triangular matrix with positive diagonal.
 #' @param cov Symmetric positive-definite covariance matrix.
+#' @param precision Symmetric positive-definite precision matrix (inverse covariance).
 #' @param value The location of the point mass.
 #' @param log_density Log-density at `value` (a number or batch-shaped).
 #' @param event_dim `0`, `1` or `2`.
@@ -119,25 +122,19 @@ row_total <- function(a) {
 
 #' @rdname dist-multivariate
 #' @export
-dist_mvnormal <- function(mean, scale_tril = NULL, cov = NULL) {
-  if (is.null(scale_tril) == is.null(cov)) {
-    cli::cli_abort("{.fn dist_mvnormal} needs exactly one of {.arg scale_tril} or {.arg cov}.")
+dist_mvnormal <- function(mean, scale_tril = NULL, cov = NULL, precision = NULL) {
+  given <- c(scale_tril = !is.null(scale_tril), cov = !is.null(cov), precision = !is.null(precision))
+  if (sum(given) != 1L) {
+    cli::cli_abort("{.fn dist_mvnormal} needs exactly one of {.arg scale_tril}, {.arg cov} or {.arg precision}.")
   }
   mean <- check_param(mean, "mean", "mvnormal")
   k <- event_len(mean)
+  if (!is.null(precision)) {
+    tril <- cholesky_param(precision, "precision", k)
+    return(new_dist("mvnormal_precision", list(mean = mean, precision_tril = tril), event_dim = 1L))
+  }
   if (!is.null(cov)) {
-    cov <- check_param(cov, "cov", "mvnormal")
-    check_square(cov, "cov", k)
-    if (is_tensor(cov)) {
-      scale_tril <- .Call(`_svi_cpp_cholesky`, cov)
-    } else {
-      if (!isSymmetric(unname(cov), tol = 1e-10)) {
-        cli::cli_abort("{.arg cov} of {.fn dist_mvnormal} must be symmetric.")
-      }
-      ch <- tryCatch(chol(cov), error = function(e) NULL)
-      if (is.null(ch)) cli::cli_abort("{.arg cov} of {.fn dist_mvnormal} must be positive definite.")
-      scale_tril <- t(ch)
-    }
+    scale_tril <- cholesky_param(cov, "cov", k)
   } else {
     scale_tril <- check_param(scale_tril, "scale_tril", "mvnormal")
     check_square(scale_tril, "scale_tril", k)
@@ -151,6 +148,20 @@ dist_mvnormal <- function(mean, scale_tril = NULL, cov = NULL) {
     }
   }
   new_dist("mvnormal", list(mean = mean, scale_tril = scale_tril), event_dim = 1L)
+}
+
+# The lower Cholesky factor of a symmetric positive-definite `cov` or `precision` argument of
+# dist_mvnormal(): on the tape for a handle.
+cholesky_param <- function(m, arg, k, call = parent.frame()) {
+  m <- check_param(m, arg, "mvnormal", call = call)
+  check_square(m, arg, k, call = call)
+  if (is_tensor(m)) return(.Call(`_svi_cpp_cholesky`, m, identical(arg, "precision")))
+  if (!isSymmetric(unname(m), tol = 1e-10)) {
+    cli::cli_abort("{.arg {arg}} of {.fn dist_mvnormal} must be symmetric.", call = call)
+  }
+  ch <- tryCatch(chol(m), error = function(e) NULL)
+  if (is.null(ch)) cli::cli_abort("{.arg {arg}} of {.fn dist_mvnormal} must be positive definite.", call = call)
+  t(ch)
 }
 
 check_square <- function(m, arg, k, call = parent.frame()) {
@@ -180,6 +191,28 @@ dist_variance.svi_dist_mvnormal <- function(d) {
 }
 #' @export
 support.svi_dist_mvnormal <- function(d) constraint_real(event_dim = 1L)
+
+# dist_mvnormal(precision = ): parameters mean and precision_tril (lower Cholesky factor of
+# the precision).
+#' @export
+dist_batch_shape.svi_dist_mvnormal_precision <- function(d) event_batch_shape(d$mean)
+#' @export
+dist_expand.svi_dist_mvnormal_precision <- function(d, shape) expand_event(d, shape)
+#' @export
+dist_mean.svi_dist_mvnormal_precision <- function(d) d$mean
+#' @export
+dist_variance.svi_dist_mvnormal_precision <- function(d) {
+  p <- d$precision_tril
+  if (is_tensor(p)) {
+    cli::cli_abort("{.fn dist_variance} of {.fn dist_mvnormal} with a tensor {.arg precision} is not available on the tape.")
+  }
+  v <- diag(chol2inv(t(p)))
+  bs <- dist_batch_shape(d)
+  if (!length(bs)) return(v)
+  expand_rows(v, bs)
+}
+#' @export
+support.svi_dist_mvnormal_precision <- function(d) constraint_real(event_dim = 1L)
 
 #' @rdname dist-multivariate
 #' @export

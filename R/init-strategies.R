@@ -7,9 +7,10 @@ new_init_strategy <- function(name, fn) structure(fn, class = c(paste0("svi_init
 #'
 #' An init strategy picks each latent site's starting value (in the site's own, constrained
 #' space) when an autoguide builds its prototype; the guide starts there (its `loc` is the
-#' value mapped to unconstrained space). If the model's log-density is not finite at the
-#' chosen values, the prototype is drawn again, up to 100 times, and then an error names the
-#' sites whose log-density is not finite.
+#' value mapped to unconstrained space). If the model's log-density, or its gradient with
+#' respect to the latents' unconstrained values, is not finite at the chosen values, the
+#' prototype is drawn again, up to 100 times, and then an error names the sites where it is
+#' not.
 #'
 #' * `init_to_feasible()`: the unconstrained origin mapped into the support (0 for real
 #'   values, 1 for positive ones, the midpoint of an interval, the uniform simplex).

@@ -125,12 +125,13 @@ BEGIN_RCPP
 END_RCPP
 }
 // cpp_cholesky
-SEXP cpp_cholesky(SEXP cov);
-RcppExport SEXP _svi_cpp_cholesky(SEXP covSEXP) {
+SEXP cpp_cholesky(SEXP cov, bool precision);
+RcppExport SEXP _svi_cpp_cholesky(SEXP covSEXP, SEXP precisionSEXP) {
 BEGIN_RCPP
     Rcpp::RObject rcpp_result_gen;
     Rcpp::traits::input_parameter< SEXP >::type cov(covSEXP);
-    rcpp_result_gen = Rcpp::wrap(cpp_cholesky(cov));
+    Rcpp::traits::input_parameter< bool >::type precision(precisionSEXP);
+    rcpp_result_gen = Rcpp::wrap(cpp_cholesky(cov, precision));
     return rcpp_result_gen;
 END_RCPP
 }
@@ -804,7 +805,7 @@ static const R_CallMethodDef CallEntries[] = {
     {"_svi_cpp_dist_log_prob", (DL_FUNC) &_svi_cpp_dist_log_prob, 3},
     {"_svi_cpp_dist_sample", (DL_FUNC) &_svi_cpp_dist_sample, 5},
     {"_svi_cpp_kl_divergence", (DL_FUNC) &_svi_cpp_kl_divergence, 2},
-    {"_svi_cpp_cholesky", (DL_FUNC) &_svi_cpp_cholesky, 1},
+    {"_svi_cpp_cholesky", (DL_FUNC) &_svi_cpp_cholesky, 2},
     {"_svi_cpp_param_ok", (DL_FUNC) &_svi_cpp_param_ok, 2},
     {"_svi_cpp_params_broadcast_ok", (DL_FUNC) &_svi_cpp_params_broadcast_ok, 1},
     {"_svi_cpp_dist_new", (DL_FUNC) &_svi_cpp_dist_new, 5},

@@ -95,10 +95,11 @@ SEXP cpp_kl_divergence(std::string pair, Rcpp::List params) {
   });
 }
 
-// Lower Cholesky factor of a covariance matrix, differentiable on the tape.
+// Lower Cholesky factor of a covariance (or, with precision = TRUE, a precision) matrix,
+// differentiable on the tape.
 // [[Rcpp::export(rng = false)]]
-SEXP cpp_cholesky(SEXP cov) {
+SEXP cpp_cholesky(SEXP cov, bool precision = false) {
   return run({cov}, false, [&](GlueTape& g) {
-    return svi::dist::cholesky(g.tape, as_node(g, cov, "`cov`"));
+    return svi::dist::cholesky(g.tape, as_node(g, cov, precision ? "`precision`" : "`cov`"), precision ? 1 : 0);
   });
 }

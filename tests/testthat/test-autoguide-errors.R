@@ -91,6 +91,36 @@ test_that("no valid start after 100 tries names the site whose density is not fi
   expect_gt(svi:::autoguide_state(g)$proto$sites$theta$value, 5)      # the start it kept is valid
 })
 
+test_that("a start where the log-density is finite but its gradient is not is drawn again", {
+  # loc = sqrt(x): finite at x = 0, with an infinite derivative there
+  model <- function() {
+    x <- sample_site("x", dist_normal(0, 1))
+    sample_site("obs", dist_normal(sqrt(x), 1), obs = 0.3)
+  }
+  # a strategy whose first value is 0, then 1
+  calls <- 0
+  first_zero <- svi:::new_init_strategy("test", function(site) {
+    calls <<- calls + 1
+    if (calls == 1) 0 else 1
+  })
+  fresh_default_store()
+  g <- auto_delta(model, init_loc_fn = first_zero)
+  expect_no_error(trace_model(g))
+  expect_equal(calls, 2)
+  expect_equal(svi:::autoguide_state(g)$proto$sites$x$value, 1)
+  # the gradient is checked in unconstrained space, through other sites' parameters: here
+  # s = exp(u) and the derivative of sqrt(s - 1) at s = 1 is infinite
+  model2 <- function() {
+    s <- sample_site("s", dist_gamma(2, 1))
+    sample_site("obs", dist_normal(sqrt(s - 1), 1), obs = 0.3)
+  }
+  fresh_default_store()
+  expect_no_error(trace_model(auto_normal(model2, init_loc_fn = init_to_value(list(s = 2)))))
+  # a strategy that keeps giving such a start ends in an error naming the site and the gradient
+  expect_snapshot(trace_model(auto_normal(model2, init_loc_fn = init_to_value(list(s = 1)))), error = TRUE)
+  expect_snapshot(trace_model(auto_delta(model, init_loc_fn = init_to_feasible())), error = TRUE)
+})
+
 test_that("bad settings and init values", {
   model <- function() sample_site("s", dist_gamma(2, 1))
   expect_snapshot({

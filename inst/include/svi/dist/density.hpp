@@ -20,6 +20,18 @@ constexpr double kLog2 = 0.693147180559945309417;
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kInf = special::kInf;
 
+// The multivariate log-gamma log Gamma_D(a) = D (D - 1) / 4 log(pi) + sum_{j=1..D} lgamma(a + (1 - j) / 2)
+// (Wishart and LKJ normalisers); *da, when given, receives its derivative in a.
+inline double log_mvgamma(double a, int D, double* da = nullptr) {
+  double v = 0.25 * D * (D - 1) * kLogPi, d = 0;
+  for (int j = 1; j <= D; ++j) {
+    v += std::lgamma(a + 0.5 * (1 - j));
+    if (da) d += special::digamma(a + 0.5 * (1 - j));
+  }
+  if (da) *da = d;
+  return v;
+}
+
 // Stirling remainder: lgamma(n + 1) - (n + 1/2) log(n) + n - log(sqrt(2 pi)).
 // For n >= 10 its asymptotic series (8 terms: error < 1e-17 there); below, the definition.
 inline double stirlerr(double n) {

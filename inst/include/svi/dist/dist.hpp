@@ -6,6 +6,7 @@
 #include "continuous.hpp"
 #include "discrete.hpp"
 #include "multivariate.hpp"
+#include "wishart.hpp"
 #include "registry.hpp"
 #include "../transforms.hpp"
 #include "../kl.hpp"

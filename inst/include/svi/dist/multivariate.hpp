@@ -293,17 +293,33 @@ inline int mvn_dim(const Tape& t, int mean, int L, const char* what) {
                 std::to_string(ls.d[0]) + " but `mean` has " + std::to_string(D) + " coordinates");
   return D;
 }
-inline Eigen::MatrixXd lower_of(const Node& L, int D) {
+// The lower triangle of a scale_tril parameter of `fn`, checked (positive diagonal, finite).
+inline Eigen::MatrixXd lower_of(const Node& L, int D, const char* fn = "dist_mvnormal()") {
   Eigen::MatrixXd l = MatMap(L.data(), D, D).triangularView<Eigen::Lower>();
   for (int i = 0; i < D; ++i)
     if (!(l(i, i) > 0) || !std::isfinite(l(i, i)))
-      bad_param("dist_mvnormal()", "scale_tril", "must have a positive diagonal", l(i, i),
+      bad_param(fn, "scale_tril", "must have a positive diagonal", l(i, i),
                 i + Eigen::Index(D) * i, L.shape.n);
-  if (!l.allFinite()) throw Error("`scale_tril` of dist_mvnormal() must be finite");
+  if (!l.allFinite()) throw Error(std::string("`scale_tril` of ") + fn + " must be finite");
   return l;
 }
 
-inline void mvn_lp_f(Tape& t, Node& o) {
+// Prec = false: the third input is the lower Cholesky factor L of the covariance; Prec = true
+// (dist_mvnormal(precision = )): the lower Cholesky factor P of the precision, covariance
+// (P P^T)^-1. w = L^-1 r (or P^T r) is the whitened residual, log p = c - |w|^2 / 2.
+template <bool Prec>
+Eigen::MatrixXd mvn_whiten(const Eigen::MatrixXd& l, const Eigen::MatrixXd& R) {
+  if (Prec) return l.transpose() * R;
+  return l.triangularView<Eigen::Lower>().solve(R);
+}
+template <bool Prec>
+double mvn_log_const(const Eigen::MatrixXd& l, int D) {
+  const double ld = l.diagonal().array().log().sum();
+  return -0.5 * D * dens::kLog2Pi + (Prec ? ld : -ld);
+}
+
+template <bool Prec>
+void mvn_lp_f(Tape& t, Node& o) {
   const Node& X = t.node(o.in[0]);
   const Node& Mu = t.node(o.in[1]);
   const int D = mvn_dim(t, o.in[1], o.in[2], "log_prob(dist_mvnormal)");
@@ -313,17 +329,14 @@ inline void mvn_lp_f(Tape& t, Node& o) {
   Eigen::MatrixXd R(D, rp.M);  // residuals as columns
   for (Eigen::Index m = 0; m < rp.M; ++m)
     R.col(m) = (x.row(rp.Mx == 1 ? 0 : m) - mu.row(rp.Ma == 1 ? 0 : m)).transpose();
-  if (!R.allFinite()) {
-    o.own.resize(rp.M);
-    for (Eigen::Index m = 0; m < rp.M; ++m) o.own[m] = R.col(m).allFinite() ? 0 : -kInf;
-  }
-  Eigen::MatrixXd W = l.triangularView<Eigen::Lower>().solve(R);
-  double c = -0.5 * D * dens::kLog2Pi - l.diagonal().array().log().sum();
+  Eigen::MatrixXd W = mvn_whiten<Prec>(l, R);
+  double c = mvn_log_const<Prec>(l, D);
   o.own.resize(rp.M);
   for (Eigen::Index m = 0; m < rp.M; ++m)
     o.own[m] = R.col(m).allFinite() ? c - 0.5 * W.col(m).squaredNorm() : -kInf;
 }
-inline void mvn_lp_b(Tape& t, Node& o) {
+template <bool Prec>
+void mvn_lp_b(Tape& t, Node& o) {
   const Node& X = t.node(o.in[0]);
   const Node& Mu = t.node(o.in[1]);
   const Node& Ln = t.node(o.in[2]);
@@ -339,9 +352,11 @@ inline void mvn_lp_b(Tape& t, Node& o) {
     R.col(m) = ok ? Eigen::VectorXd((x.row(rp.Mx == 1 ? 0 : m) - mu.row(rp.Ma == 1 ? 0 : m)).transpose())
                   : Eigen::VectorXd::Zero(D);
   }
-  // w = L^-1 r, v = L^-T w: d/dx = -v, d/dmu = v, d/dL = -diag(1/L_ii) + v w^T (lower part).
-  Eigen::MatrixXd W = l.triangularView<Eigen::Lower>().solve(R);
-  Eigen::MatrixXd V = l.transpose().triangularView<Eigen::Upper>().solve(W);
+  // v = d(|w|^2 / 2)/dr: L^-T w (covariance) or P w (precision); d/dx = -v, d/dmu = v.
+  // d/dL = -diag(1/L_ii) + v w^T; d/dP = diag(1/P_ii) - r w^T (lower parts).
+  Eigen::MatrixXd W = mvn_whiten<Prec>(l, R);
+  Eigen::MatrixXd V = Prec ? Eigen::MatrixXd(l * W)
+                           : Eigen::MatrixXd(l.transpose().triangularView<Eigen::Upper>().solve(W));
   Eigen::MatrixXd Vg = V * g.asDiagonal();
   if (X.needs_grad) {
     Eigen::MatrixXd GX = Eigen::MatrixXd::Zero(rp.Mx, D);
@@ -354,23 +369,38 @@ inline void mvn_lp_b(Tape& t, Node& o) {
     t.acc(o.in[1], CMap(GM.data(), GM.size()));
   }
   if (Ln.needs_grad) {
-    Eigen::MatrixXd GL = Vg * W.transpose();
-    GL.diagonal().array() -= g.sum() / l.diagonal().array();
+    Eigen::MatrixXd GL;
+    if (Prec) {
+      GL = -(R * g.asDiagonal()) * W.transpose();
+      GL.diagonal().array() += g.sum() / l.diagonal().array();
+    } else {
+      GL = Vg * W.transpose();
+      GL.diagonal().array() -= g.sum() / l.diagonal().array();
+    }
     Eigen::MatrixXd GLl = GL.triangularView<Eigen::Lower>();
     t.acc(o.in[2], CMap(GLl.data(), GLl.size()));
   }
 }
-inline int mvnormal_log_prob(Tape& t, const int* ins) {
+template <bool Prec>
+int mvnormal_log_prob(Tape& t, const int* ins) {
   for (int j = 0; j < 3; ++j) t.check_index(ins[j]);
-  static const OpDef d{"log_prob(dist_mvnormal)", mvn_lp_f, mvn_lp_b};
+  static const OpDef d{Prec ? "log_prob(dist_mvnormal, precision)" : "log_prob(dist_mvnormal)",
+                       mvn_lp_f<Prec>, mvn_lp_b<Prec>};
   mvn_dim(t, ins[1], ins[2], "log_prob(dist_mvnormal)");
   RowPair rp = dir_rows(t.shape(ins[0]), t.shape(ins[1]), "log_prob(dist_mvnormal)");
   Shape s = rp.Mx >= rp.Ma ? batch_of(t.shape(ins[0])) : batch_of(t.shape(ins[1]));
   return t.op(&d, {ins[0], ins[1], ins[2]}, s);
 }
 
-// z = mean + L e, e ~ N(0, I); aux keeps e (row-wise like the output).
-inline void mvn_sample_f(Tape& t, Node& o) {
+// z = mean + L e (covariance) or mean + P^-T e (precision), e ~ N(0, I); aux keeps e (row-wise
+// like the output).
+template <bool Prec>
+Eigen::MatrixXd mvn_colour(const Eigen::MatrixXd& l, const Eigen::MatrixXd& E) {  // rows e_b^T -> rows (z_b - mean)^T
+  if (Prec) return l.triangularView<Eigen::Lower>().transpose().solve(E.transpose()).transpose();
+  return E * l.transpose();
+}
+template <bool Prec>
+void mvn_sample_f(Tape& t, Node& o) {
   const Node& Mu = t.node(o.in[0]);
   const int D = mvn_dim(t, o.in[0], o.in[1], "sample(dist_mvnormal)");
   Eigen::MatrixXd l = lower_of(t.node(o.in[1]), D);
@@ -385,10 +415,11 @@ inline void mvn_sample_f(Tape& t, Node& o) {
   Eigen::Map<Eigen::MatrixXd> Z(o.own.data(), Mo, D), E(o.aux.data(), Mo, D);
   for (Eigen::Index b = 0; b < Mo; ++b)
     for (int k = 0; k < D; ++k) E(b, k) = r.normal();
-  Z = E * l.transpose();
+  Z = mvn_colour<Prec>(l, E);
   for (Eigen::Index b = 0; b < Mo; ++b) Z.row(b) += mu.row(Ma == 1 ? 0 : b / reps);
 }
-inline void mvn_sample_b(Tape& t, Node& o) {
+template <bool Prec>
+void mvn_sample_b(Tape& t, Node& o) {
   const Node& Mu = t.node(o.in[0]);
   const int D = event_size(Mu.shape);
   const Eigen::Index Ma = Mu.shape.n / D, n = o.shape.n, Mo = n / D, reps = o.i0 > 0 ? o.i0 : 1;
@@ -398,15 +429,25 @@ inline void mvn_sample_b(Tape& t, Node& o) {
     for (Eigen::Index b = 0; b < Mo; ++b) GM.row(Ma == 1 ? 0 : b / reps) += G.row(b);
     t.acc(o.in[0], CMap(GM.data(), GM.size()));
   }
-  if (t.node(o.in[1]).needs_grad) {  // z_b = L e_b: dL = sum_b g_b e_b^T
-    Eigen::MatrixXd GL = G.transpose() * E;
+  if (t.node(o.in[1]).needs_grad) {
+    Eigen::MatrixXd GL;
+    if (Prec) {  // z_b = P^-T e_b: dP = -sum_b z_b v_b^T with v_b = P^-1 g_b
+      Eigen::MatrixXd l = MatMap(t.node(o.in[1]).data(), D, D).triangularView<Eigen::Lower>();
+      Eigen::MatrixXd Zc = mvn_colour<true>(l, E);
+      Eigen::MatrixXd V = l.triangularView<Eigen::Lower>().solve(Eigen::MatrixXd(G.transpose())).transpose();
+      GL = -Zc.transpose() * V;
+    } else {  // z_b = L e_b: dL = sum_b g_b e_b^T
+      GL = G.transpose() * E;
+    }
     Eigen::MatrixXd GLl = GL.triangularView<Eigen::Lower>();
     t.acc(o.in[1], CMap(GLl.data(), GLl.size()));
   }
 }
-inline int mvnormal_sample(Tape& t, const int* ins, int reps, bool reparam) {
+template <bool Prec>
+int mvnormal_sample(Tape& t, const int* ins, int reps, bool reparam) {
   t.check_index(ins[0]); t.check_index(ins[1]);
-  static const OpDef d{"sample(dist_mvnormal)", mvn_sample_f, mvn_sample_b};
+  static const OpDef d{Prec ? "sample(dist_mvnormal, precision)" : "sample(dist_mvnormal)",
+                       mvn_sample_f<Prec>, mvn_sample_b<Prec>};
   mvn_dim(t, ins[0], ins[1], "sample(dist_mvnormal)");
   Shape s = t.shape(ins[0]);
   if (s.nd == 0 && s.n == 1) s = Shape::vec(1);
@@ -426,7 +467,8 @@ inline void chol_f(Tape& t, Node& o) {
   Eigen::MatrixXd s = 0.5 * (a + a.transpose());
   Eigen::LLT<Eigen::MatrixXd> llt(s);
   if (llt.info() != Eigen::Success || !s.allFinite())
-    throw Error("`cov` of dist_mvnormal() must be symmetric positive definite");
+    throw Error(std::string("`") + (o.i0 == 1 ? "precision" : "cov") +
+                "` of dist_mvnormal() must be symmetric positive definite");
   Eigen::MatrixXd l = llt.matrixL();
   o.own = Eigen::Map<const Vec>(l.data(), l.size());
 }
@@ -443,13 +485,15 @@ inline void chol_b(Tape& t, Node& o) {
   Eigen::MatrixXd G = 0.5 * (S + S.transpose());
   t.acc(o.in[0], CMap(G.data(), G.size()));
 }
-inline int cholesky(Tape& t, int a) {
+// which: 0 for `cov`, 1 for `precision` (the argument its errors name).
+inline int cholesky(Tape& t, int a, int which = 0) {
   t.check_index(a);
   const Shape& s = t.shape(a);
   if (s.nd != 2 || s.d[0] != s.d[1])
-    throw Error("`cov` of dist_mvnormal() must be a square matrix, got " + s.str());
+    throw Error(std::string("`") + (which == 1 ? "precision" : "cov") +
+                "` of dist_mvnormal() must be a square matrix, got " + s.str());
   static const OpDef d{"chol", chol_f, chol_b};
-  return t.op(&d, {a}, s);
+  return t.op(&d, {a}, s, 0, 0, which);
 }
 
 
@@ -459,17 +503,12 @@ inline int cholesky(Tape& t, int a) {
 // log Z = (m/2) log(pi) + log Gamma_m(eta + m/2 - 1/2) - m lgamma(eta + m/2), m = D - 1
 // (log Gamma_m the multivariate log-gamma). For D = 2 that is the Beta(eta, eta) density of the
 // correlation on (-1, 1). A value that is not a correlation Cholesky factor has density 0.
-constexpr double kPiLkj = 3.14159265358979323846;
 inline double lkj_log_norm(double eta, int D, double* deta) {
   const int m = D - 1;
   const double a = eta + 0.5 * m;
-  double lz = 0.5 * m * std::log(kPiLkj) + 0.25 * m * (m - 1) * std::log(kPiLkj) - m * std::lgamma(a);
-  double dz = -m * special::digamma(a);
-  for (int j = 1; j <= m; ++j) {
-    lz += std::lgamma(a - 0.5 + 0.5 * (1 - j));
-    dz += special::digamma(a - 0.5 + 0.5 * (1 - j));
-  }
-  if (deta) *deta = dz;
+  double dg;
+  double lz = 0.5 * m * dens::kLogPi + dens::log_mvgamma(a - 0.5, m, &dg) - m * std::lgamma(a);
+  if (deta) *deta = dg - m * special::digamma(a);
   return lz;
 }
 inline bool is_corr_cholesky(const MatMap& l, int D) {

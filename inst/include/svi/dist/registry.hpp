@@ -8,6 +8,7 @@
 #include "continuous.hpp"
 #include "discrete.hpp"
 #include "multivariate.hpp"
+#include "wishart.hpp"
 
 namespace svi {
 namespace dist {
@@ -55,8 +56,10 @@ inline const Family& family(const char* name) {
       Family{"categorical_prob", 1, categorical_log_prob<false>, categorical_sample<false>, false},
       Family{"categorical_logit", 1, categorical_log_prob<true>, categorical_sample<true>, false},
       Family{"dirichlet", 1, dirichlet_log_prob, dirichlet_sample, true},
-      Family{"mvnormal", 2, mvnormal_log_prob, mvnormal_sample, true},
+      Family{"mvnormal", 2, mvnormal_log_prob<false>, mvnormal_sample<false>, true},
+      Family{"mvnormal_precision", 2, mvnormal_log_prob<true>, mvnormal_sample<true>, true},
       Family{"lkj_cholesky", 2, lkj_log_prob, lkj_sample, false},
+      Family{"wishart", 2, wishart_log_prob, wishart_sample, false},
   };
   for (const Family& f : table)
     if (name[0] == f.name[0] && !std::strcmp(name, f.name)) return f;
