@@ -291,9 +291,8 @@ support.svi_dist_delta <- function(d) constraint_real(event_dim = dist_event_dim
 #' log_prob(d, L)
 #' @export
 dist_lkj_cholesky <- function(dim, concentration = 1) {
-  if (!is.numeric(dim) || length(dim) != 1L || is.na(dim) || dim < 2 || dim != round(dim)) {
-    cli::cli_abort("{.arg dim} of {.fn dist_lkj_cholesky} must be a whole number >= 2.")
-  }
+  # (bounded: a draw is a dim x dim matrix, and dim = Inf or 1e308 ended in std::bad_alloc)
+  dim <- check_count(dim, "dim", min = 2, max = 1e4, where = " of `dist_lkj_cholesky()`")
   concentration <- check_param(concentration, "concentration", "lkj_cholesky", "positive")
   if (length(concentration) != 1L) {
     cli::cli_abort("{.arg concentration} of {.fn dist_lkj_cholesky} must be a single number.")
