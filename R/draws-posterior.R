@@ -20,7 +20,8 @@
 #'   plate("data", length(y), function(i) sample_site("obs", dist_normal(mu, 1), obs = y))
 #' }
 #' guide <- function(y) {
-#'   sample_site("mu", dist_normal(param("loc", 0), param("scale", 1, constraint = constraint_positive())))
+#'   scale <- param("scale", 1, constraint = constraint_positive())
+#'   sample_site("mu", dist_normal(param("loc", 0), scale))
 #' }
 #' set.seed(1)
 #' fit <- svi_run(svi(model, guide, adam(lr = 0.05)), rnorm(20, 3), num_steps = 300, progress = FALSE)
