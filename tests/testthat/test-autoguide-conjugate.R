@@ -59,11 +59,7 @@ test_that("the real-support site of auto_normal is a plain Normal, so meanfield_
 
 # Poisson-Gamma: lambda ~ Gamma(1, 1), y = 1, 2, 3 -> Gamma(7, 4). With u = log(lambda) and
 # q(u) = N(m, s^2) the ELBO is 7m - 4 exp(m + s^2/2) + log s + const, maximised at
-# s^2 = 1/7, m = log(7/4) - 1/14.
-pg_model <- function(y) {
-  lambda <- sample_site("lambda", dist_gamma(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_poisson(lambda), obs = y))
-}
+# s^2 = 1/7, m = log(7/4) - 1/14. (pg_model: helper-conjugate.R)
 
 test_that("Poisson-Gamma: auto_normal and auto_mvnormal", {
   y <- c(1, 2, 3)
@@ -90,11 +86,8 @@ test_that("Poisson-Gamma: auto_normal and auto_mvnormal", {
 })
 
 # Beta-Bernoulli: p ~ Beta(1, 1), 6 ones in 8 -> Beta(7, 3). With u = logit(p) the optimum of
-# q(u) = N(m, s^2) is found by Gauss-Hermite quadrature of the ELBO.
-bb_model <- function(y) {
-  p <- sample_site("p", dist_beta(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_bernoulli(p), obs = y))
-}
+# q(u) = N(m, s^2) is found by Gauss-Hermite quadrature of the ELBO. (bb_model:
+# helper-conjugate.R)
 
 test_that("Beta-Bernoulli: auto_normal and auto_mvnormal", {
   y <- c(1, 0, 1, 1, 0, 1, 1, 1)

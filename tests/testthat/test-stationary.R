@@ -28,25 +28,9 @@ reg_opt <- function() {
   c(solve(P, crossprod(reg_data$X, reg_data$y)), log(1 / sqrt(diag(P))))
 }
 
-# Poisson-Gamma: lambda ~ Gamma(1, 1), y = 1, 2, 3; the posterior Gamma(7, 4) is in the guide
-# family, so it is the optimum (log shape, log rate on the unconstrained scale).
-pg_model <- function(y) {
-  lambda <- sample_site("lambda", dist_gamma(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_poisson(lambda), obs = y))
-}
-pg_guide <- function(y) {
-  sample_site("lambda", dist_gamma(param("shape", 3, constraint = constraint_positive()),
-                                   param("rate", 8, constraint = constraint_positive())))
-}
-# Beta-Bernoulli: p ~ Beta(1, 1), y = 0, 1, 1, 1; optimum Beta(4, 2).
-bb_model <- function(y) {
-  p <- sample_site("p", dist_beta(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_bernoulli(p), obs = y))
-}
-bb_guide <- function(y) {
-  sample_site("p", dist_beta(param("a", 1, constraint = constraint_positive()),
-                             param("b", 6, constraint = constraint_positive())))
-}
+# Poisson-Gamma (helper-conjugate.R) with y = 1, 2, 3: the posterior Gamma(7, 4) is in the
+# guide family, so it is the optimum (log shape, log rate on the unconstrained scale).
+# Beta-Bernoulli with y = 0, 1, 1, 1: optimum Beta(4, 2).
 
 # Over 20 seeds: the fixed budget (the first step after which the error of the iterates,
 # averaged over the seeds, is down to 1.1 times its long-run level), and per seed the steps
@@ -110,8 +94,9 @@ test_that("on a conjugate regression with four variational parameters averaging 
 test_that("on Poisson-Gamma and Beta-Bernoulli averaging beats the last iterate (the stop is late)", {
   # num_steps = 3000 (about 16 times the budgets) keeps the file's runtime down; a run not
   # converged by then counts with 3000 steps and its averaged or last iterate
-  pg <- stationary_measure(pg_model, pg_guide, list(c(1, 2, 3)), log(c(7, 4)), num_steps = 3000)
-  bb <- stationary_measure(bb_model, bb_guide, list(c(0, 1, 1, 1)), log(c(4, 2)), num_steps = 3000)
+  pg <- stationary_measure(pg_model, gamma_guide("lambda", 3, 8), list(c(1, 2, 3)), log(c(7, 4)),
+                           num_steps = 3000)
+  bb <- stationary_measure(bb_model, bb_guide(), list(c(0, 1, 1, 1)), log(c(4, 2)), num_steps = 3000)
   for (m in list(pg, bb)) {
     expect_lt(m$budget, 1000)
     expect_lt(mean(m$runs[, "err_avg"]), mean(m$runs[, "err_last"]))

@@ -43,17 +43,7 @@ test_that("Normal-Normal posterior, reparameterized and not, Trace_ELBO and Trac
   }
 })
 
-# Poisson-Gamma: lambda ~ Gamma(1, 1), y = 1, 2, 3 -> Gamma(7, 4)
-pg_model <- function(y) {
-  lambda <- sample_site("lambda", dist_gamma(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_poisson(lambda), obs = y))
-}
-gamma_guide <- function(site, shape0, rate0, reparam) function(y) {
-  a <- param("shape", shape0, constraint = constraint_positive())
-  b <- param("rate", rate0, constraint = constraint_positive())
-  d <- dist_gamma(a, b)
-  sample_site(site, if (reparam) d else nonreparameterized(d))
-}
+# Poisson-Gamma (helper-conjugate.R): y = 1, 2, 3 -> Gamma(7, 4)
 
 test_that("Poisson-Gamma posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
   y <- c(1, 2, 3)
@@ -79,17 +69,7 @@ test_that("Exponential-Gamma posterior, reparameterized and not, Trace_ELBO and 
   }
 })
 
-# Bernoulli-Beta: p ~ Beta(1, 1), y = 0, 1, 1, 1 -> Beta(4, 2)
-bb_model <- function(y) {
-  p <- sample_site("p", dist_beta(1, 1))
-  plate("data", length(y), function(i) sample_site("obs", dist_bernoulli(p), obs = y))
-}
-bb_guide <- function(reparam) function(y) {
-  a <- param("a", 1, constraint = constraint_positive())
-  b <- param("b", 6, constraint = constraint_positive())
-  d <- dist_beta(a, b)
-  sample_site("p", if (reparam) d else nonreparameterized(d))
-}
+# Bernoulli-Beta (helper-conjugate.R): y = 0, 1, 1, 1 -> Beta(4, 2)
 
 test_that("Bernoulli-Beta posterior, reparameterized and not, Trace_ELBO and TraceMeanField_ELBO", {
   y <- c(0, 1, 1, 1)
