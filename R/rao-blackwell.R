@@ -41,7 +41,8 @@ sum_to_frames <- function(terms, target) {
     # position of every target element in `red`, via the kept frames' indices
     grid <- arrayInd(seq_along(total), if (length(tsizes)) tsizes else 1L)
     sub <- grid[, match(kept, tnames), drop = FALSE]
-    total[] <- total[] + array(red, dims[keep])[sub]
+    # as.vector(): a one-frame term picked for a target of several frames is a 1-d array
+    total[] <- total[] + as.vector(array(red, dims[keep])[sub])
   }
   # the taped terms (kept apart so `total` stays numeric for the index arithmetic): each
   # one's plate_sum onto the target, added in order, then `+ total`, in one call

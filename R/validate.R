@@ -47,6 +47,15 @@ check_model_guide_match <- function(model, guide, m_types = site_types(model),
       )
     }
   }
+  # no ELBO of svi enumerates, so a site asking for it is sampled like any other: say so
+  enumerated <- c(g_smp[vapply(guide[g_smp], function(s) !is.null(s$infer$enumerate), TRUE)],
+                  setdiff(m_lat[vapply(model[m_lat], function(s) !is.null(s$infer$enumerate), TRUE)], g_smp))
+  if (length(enumerated)) {
+    svi_warn_once("enumerate", c(
+      "Site{?s} {.val {enumerated}} ask{?s/} for enumeration ({.code infer$enumerate}), but no ELBO of svi enumerates: {?it is/they are} sampled.",
+      i = "Remove the option, or marginalize the discrete variables out of the model by hand."
+    ))
+  }
   g_plates <- names(guide)[g_types == "subsample"]
   extra_plates <- g_plates[!g_plates %in% names(model)[m_types == "subsample"]]
   if (length(extra_plates)) {

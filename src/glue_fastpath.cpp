@@ -334,7 +334,7 @@ void key_value_shape(std::string& key, SEXP v) {
 }  // namespace
 
 // A string that changes whenever anything the model/guide consistency checks look at
-// changes: per site its name, type, observed and auxiliary flags, plates, and for sample sites
+// changes: per site its name, type, observed, auxiliary and enumerate flags, plates, and for sample sites
 // the distribution's class, event dim and parameter shapes (which fix its batch shape).
 // Equal keys on two steps mean the checks would find the same, so they run once per structure.
 // [[Rcpp::export(rng = false)]]
@@ -355,6 +355,7 @@ std::string cpp_sites_key(SEXP model, SEXP guide) {
       SEXP infer = s["infer"];
       SEXP aux = TYPEOF(infer) == VECSXP ? list_elt(infer, "is_auxiliary") : R_NilValue;
       key += TYPEOF(aux) == LGLSXP && Rf_xlength(aux) == 1 && LOGICAL(aux)[0] == TRUE ? 'a' : '-';
+      key += TYPEOF(infer) == VECSXP && list_elt(infer, "enumerate") != R_NilValue ? 'e' : '-';
       key += '|';
       SEXP batch = s["batch"];
       if (TYPEOF(batch) == INTSXP)

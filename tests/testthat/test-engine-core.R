@@ -124,6 +124,8 @@ test_that("factor and deterministic sites, model/guide warnings, minibatches", {
   expect_identical(off[2:3], c(1, 2))                      # the deterministic site is recorded
   expect_match(engine_out()$warn_first, "Found vars in model but not guide: \"extra\"", fixed = TRUE)
   expect_identical(num("warn_second"), 0)                  # once per engine
+  expect_match(engine_out()$warn_enum, "Site \"k\" asks for enumeration", fixed = TRUE)
+  expect_identical(num("warn_enum_second"), 0)
   v <- num("minibatch")   # subsample 10 of 50: loc, scale (means over 3000 steps), exact mean, sd
   expect_lt(abs(v[1] - v[3]), 0.1 * v[4])
   expect_lt(abs(v[2] / v[4] - 1), 0.05)

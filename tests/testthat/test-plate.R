@@ -62,3 +62,33 @@ test_that("minibatches are sample.int()'s draws for the same seed, at O(k) cost"
   expect_identical(as.integer(a), sample.int(20, 19))
   expect_identical(plate("all", 5, function(i) i), 1:5)
 })
+
+test_that("evaluate_loss() on nested plates with score-function sites equals the step's estimate", {
+  # x in plate a, y in plates a > b, both Bernoulli (score-function terms, Rao-Blackwellized
+  # onto each guide site's plates): the untaped path once failed ("non-conformable arrays")
+  model <- function() {
+    plate("a", 2, function(i) {
+      sample_site("x", dist_bernoulli(0.5))
+      plate("b", 3, function(j) sample_site("y", dist_bernoulli(0.5)))
+    })
+  }
+  guide <- function() {
+    q <- param("q", 0.3, constraint_unit_interval())
+    plate("a", 2, function(i) {
+      sample_site("x", dist_bernoulli(q))
+      plate("b", 3, function(j) sample_site("y", dist_bernoulli(q)))
+    })
+  }
+  s <- svi(model, guide, adam(), trace_elbo())
+  set.seed(3)
+  a <- evaluate_loss(s)
+  set.seed(3)
+  b <- elbo_loss_and_grads(trace_elbo(), model, guide, store = s$store)$loss
+  expect_equal(a, b, tolerance = 1e-12)
+  # its mean is 8 KL(Bernoulli(0.3) || Bernoulli(0.5)) (2 x's and 6 y's), within 4 SE
+  set.seed(4)
+  losses <- replicate(2000, evaluate_loss(s))
+  kl <- 0.3 * log(0.3 / 0.5) + 0.7 * log(0.7 / 0.5)
+  expect_lt(abs(mean(losses) - 8 * kl), 4 * sd(losses) / sqrt(length(losses)))
+  expect_equal(s$steps, 0L)
+})

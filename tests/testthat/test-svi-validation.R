@@ -55,3 +55,28 @@ test_that("dimensions not covered by a plate are event dimensions (summed)", {
   y <- matrix(c(0.1, 0.2, 0.3, -1, 0, 1), 3)
   expect_equal(trace_model(m2, y)$y$log_prob, rowSums(dnorm(y, log = TRUE)), tolerance = 1e-12)
 })
+
+test_that("sites asking for enumeration warn once that no ELBO of svi enumerates", {
+  model <- function() sample_site("k", dist_bernoulli(0.3), infer = list(enumerate = "parallel"))
+  guide <- function() {
+    sample_site("k", dist_bernoulli(param("p", 0.5, constraint_unit_interval())),
+                infer = list(enumerate = "parallel"))
+  }
+  set.seed(1)
+  for (loss in list(trace_elbo(), tracegraph_elbo())) {
+    s <- svi(model, guide, adam(), loss)
+    expect_snapshot(svi_step(s))
+    expect_no_warning(svi_step(s))
+  }
+  # only on the model side (no guide site): said too, beside the missing-guide warning
+  s <- svi(model, function() NULL, adam(), trace_elbo())
+  w <- character()
+  withCallingHandlers(svi_step(s), warning = function(cnd) {
+    w <<- c(w, conditionMessage(cnd))
+    invokeRestart("muffleWarning")
+  })
+  expect_true(any(grepl("enumeration", w)))
+  # a plain site does not warn
+  plain <- function() sample_site("k", dist_bernoulli(param("p", 0.5, constraint_unit_interval())))
+  expect_no_warning(svi_step(svi(function() sample_site("k", dist_bernoulli(0.3)), plain, adam(), trace_elbo())))
+})

@@ -1,7 +1,8 @@
 // Model/guide consistency checks on each particle's pair of traces (pyro-semantics 11), as
 // R/validate.R: mismatched event dims and batch shapes (after broadcasting over the plates)
 // are errors; auxiliary guide sites in the model, guide sites missing from the model, model
-// latents missing from the guide and guide-only plates are warnings, reported once per
+// latents missing from the guide, guide-only plates and sites asking for enumeration (which no
+// ELBO here does) are warnings, reported once per
 // engine (`seen` holds the kinds already reported).
 #pragma once
 #include <set>
@@ -33,8 +34,9 @@ inline void check_model_guide(const Tape& t, const Trace& model, const Trace& gu
   auto warn = [&](const char* key, const std::string& msg) {
     if (seen.insert(key).second) warnings.push_back(msg);
   };
-  std::vector<std::string> bad_aux, guide_only, model_only, guide_plates;
+  std::vector<std::string> bad_aux, guide_only, model_only, guide_plates, enumerated;
   for (const Site& g : guide.sites) {
+    if (g.kind == SiteKind::Sample && g.infer.enumerate) enumerated.push_back(g.name);
     const Site* m = model.find(g.name);
     if (g.kind == SiteKind::Subsample) {
       if (!m || m->kind != SiteKind::Subsample) guide_plates.push_back(g.name);
@@ -50,6 +52,7 @@ inline void check_model_guide(const Tape& t, const Trace& model, const Trace& gu
   }
   for (const Site& m : model.sites) {
     if (!m.is_latent_sample()) continue;
+    if (m.infer.enumerate && !guide.find(m.name)) enumerated.push_back(m.name);
     const Site* g = guide.find(m.name);
     if (!g || g->kind != SiteKind::Sample) { model_only.push_back(m.name); continue; }
     if (m.dist.event_dims != g->dist.event_dims)
@@ -67,6 +70,11 @@ inline void check_model_guide(const Tape& t, const Trace& model, const Trace& gu
   if (!model_only.empty())
     warn("model_only", "Found vars in model but not guide: " + quoted(model_only) +
                        ". They are drawn from the prior at every step, which adds variance and fits nothing.");
+  if (!enumerated.empty())
+    warn("enumerate", (enumerated.size() == 1 ? "Site " : "Sites ") + quoted(enumerated) +
+                      (enumerated.size() == 1 ? " asks" : " ask") + " for enumeration (infer enumerate), but no "
+                      "ELBO of svi enumerates: " + (enumerated.size() == 1 ? "it is" : "they are") + " sampled. Remove the option, or marginalize "
+                      "the discrete variables out of the model by hand.");
   if (!guide_plates.empty())
     warn("guide_plates", "Found plate statements in guide but not model: " + quoted(guide_plates) + ".");
 }
