@@ -91,20 +91,36 @@ shape_text <- function(x) {
   if (is.null(d)) paste("length", length(x)) else paste("dim", paste(d, collapse = " x "))
 }
 
-# The broadcast batch shape of elementwise parameters (scalars broadcast, else equal shapes).
+# The dims two shapes broadcast to (shape.hpp's rule), NULL when they do not: length 1 or equal
+# lengths with a plain vector combine; otherwise dims align from the left and a dim of 1 or a
+# missing trailing dim expands. Never partial recycling.
+broadcast_dims <- function(a, b) {
+  if (prod(a) == 1) return(b)
+  if (prod(b) == 1) return(a)
+  if (identical(as.integer(a), as.integer(b))) return(a)
+  if (prod(a) == prod(b) && (length(a) == 1L || length(b) == 1L)) return(if (length(a) == 1L) b else a)
+  n <- max(length(a), length(b))
+  a <- c(a, rep(1L, n - length(a)))
+  b <- c(b, rep(1L, n - length(b)))
+  if (any(a != b & a != 1L & b != 1L)) return(NULL)
+  pmax(a, b)
+}
+
+# The elementwise parameters, checked to broadcast to one batch shape (see broadcast_dims()).
 broadcast_params <- function(params, dist, call = parent.frame()) {
   if (.Call(`_svi_cpp_params_broadcast_ok`, params)) return(params)
   lens <- vapply(params, length, 1)
   big <- which(lens != 1)
   if (length(big) > 1L) {
-    s1 <- shape_of(params[[big[1]]])
+    acc <- shape_of(params[[big[1]]])
     for (k in big[-1]) {
-      if (!identical(shape_of(params[[k]]), s1)) {
+      acc <- broadcast_dims(acc, shape_of(params[[k]]))
+      if (is.null(acc)) {
         nm <- names(params)
         cli::cli_abort(c(
           "Parameters of {.fn {paste0('dist_', dist)}} have incompatible shapes.",
           x = "{.arg {nm[big[1]]}} has {shape_text(params[[big[1]]])} but {.arg {nm[k]}} has {shape_text(params[[k]])}.",
-          i = "Parameters broadcast only when one of them has length 1 or their shapes are equal."
+          i = "Parameters broadcast when dims are equal or 1 (dims align from the left; missing trailing dims expand); svi never recycles."
         ), call = call)
       }
     }

@@ -13,8 +13,10 @@
 #' `min`, `mean`, `t`, `[`, `c`, `cbind`, `rbind` and `%*%` work on tensor handles and on
 #' mixes of handles and numerics. Numerics enter the tape as constants without being copied.
 #'
-#' Shapes broadcast only when one side has length 1 or both have the same shape; anything
-#' else is an error (never R's silent recycling). Comparisons and logical operators are
+#' Shapes broadcast when one side has length 1, both have the same shape, or their dims agree
+#' after aligning them from the left (outer plates first, as R recycles down columns) where a
+#' dim of 1 or a missing trailing dim expands: a length-2 vector with a 2 x 5 matrix, or a
+#' 1 x 5 row with it. Anything else is an error (never R's silent partial recycling). Comparisons and logical operators are
 #' errors: a handle's value is not known to R code while it is being recorded.
 #'
 #' Indexing takes R's forms: positive, negative (exclusion) and logical indices, `x[i]`,

@@ -59,20 +59,19 @@ bool cpp_param_ok(SEXP x, const char* rule) {
   return true;
 }
 
-// TRUE when elementwise parameters broadcast: every one has length 1, or all longer ones have
-// the same shape. FALSE sends R to the slow path, which explains the mismatch.
+// TRUE when elementwise parameters broadcast to each other (shape.hpp's rule: length 1, equal
+// shapes, or dims of 1 and missing trailing dims expanding). FALSE sends R to the slow path,
+// which explains the mismatch.
 // [[Rcpp::export(rng = false)]]
 bool cpp_params_broadcast_ok(SEXP params) {
-  svi::Shape first;
-  bool have = false;
+  svi::Shape acc = svi::Shape::vec(1);
   for (R_xlen_t k = 0; k < Rf_xlength(params); ++k) {
     svi::Shape s;
     if (!value_shape(VECTOR_ELT(params, k), s)) return false;
     if (s.n == 1) continue;
-    if (!have) {
-      first = s;
-      have = true;
-    } else if (!(s.n == first.n && s.same_dims(first))) {
+    try {
+      acc = svi::broadcast_shape(acc, s, "params");
+    } catch (const std::exception&) {
       return false;
     }
   }

@@ -214,6 +214,16 @@ struct Tape {
     else x.grad += g;
   }
 
+  // As acc(i, g), for g of shape `out` that input i broadcast to (dims of 1 expanded): the
+  // gradient is summed back to i's shape. Scalar and equal-length inputs take acc()'s path.
+  template <class E>
+  void acc(int i, const E& g, const Shape& out) {
+    Node& x = nodes[i];
+    if (!x.needs_grad) return;
+    if (needs_expand(x.shape, out)) acc(i, sum_to(g, x.shape, out));
+    else acc(i, g);
+  }
+
   void acc_scalar(int i, double g) {
     Node& x = nodes[i];
     if (!x.needs_grad) return;

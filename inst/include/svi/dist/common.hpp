@@ -69,14 +69,21 @@ struct Inputs {
   int idx[K];
   bool need[K];
   Eigen::Index n[K];
-  Inputs(const Tape& t, const Node& o) {
+  // `to`: the shape the inputs broadcast to (the op's output shape unless given).
+  Inputs(const Tape& t, const Node& o) : Inputs(t, o, o.shape) {}
+  Inputs(const Tape& t, const Node& o, const Shape& to) {
     for (int j = 0; j < K; ++j) {
       idx[j] = t.input(o, j);
       const Node& x = t.node(idx[j]);
       p[j] = x.data(); n[j] = x.shape.n; st[j] = x.shape.n == 1 ? 0 : 1;
       need[j] = x.needs_grad;
+      if (needs_expand(x.shape, to)) {  // broadcast along dims of 1: expanded once here
+        ex[j] = expand_to(x.data(), x.shape, to);
+        p[j] = ex[j].data();
+      }
     }
   }
+  Vec ex[K];  // expanded copies of inputs that broadcast along dims of 1 (else empty)
   void at(Eigen::Index i, double* a) const {
     for (int j = 0; j < K; ++j) a[j] = p[j][i * st[j]];
   }
@@ -158,7 +165,7 @@ struct Elementwise {
         }
         for (int j = 0; j < F::K; ++j) {
           if (!in.need[j]) continue;
-          if (j < F::first_checked && in.st[j]) t.acc(in.idx[j], G[j]);
+          if (j < F::first_checked && in.st[j]) t.acc(in.idx[j], G[j], o.shape);
           else t.acc_scalar(in.idx[j], sum[j]);
         }
         return;
@@ -174,7 +181,7 @@ struct Elementwise {
       for (int j = 0; j < F::K; ++j)
         if (in.need[j]) G[j][i] = o.grad[i] * g[j];
     }
-    for (int j = 0; j < F::K; ++j) if (in.need[j]) t.acc(in.idx[j], G[j]);
+    for (int j = 0; j < F::K; ++j) if (in.need[j]) t.acc(in.idx[j], G[j], o.shape);
   }
   static const OpDef* def() {
     static const OpDef d{F::name, fwd, bwd};
@@ -228,8 +235,15 @@ struct LogProbFnFixed : LogProbFn<D> {
 // i1 = 1 when gradients flow (reparameterized), 0 for a score-function-only draw.
 template <class D>
 struct Sampler {
+  // The parameters' broadcast shape: one draw's batch (the output adds the leading draws dim).
+  static Shape batch(const Tape& t, const Node& o) {
+    int ins[D::P > 0 ? D::P : 1];
+    for (int j = 0; j < D::P; ++j) ins[j] = t.input(o, j);
+    return D::P > 0 ? broadcast_all(t, ins, D::P, D::sample_name) : Shape::vec(1);
+  }
   static void fwd(Tape& t, Node& o) {
-    Inputs<D::P> in(t, o);
+    const Shape bs = batch(t, o);
+    Inputs<D::P> in(t, o, bs);
     const Eigen::Index n = o.shape.n;
     const Eigen::Index reps = o.i0 > 0 ? o.i0 : 1;
     Rng& r = t.random();
@@ -246,7 +260,8 @@ struct Sampler {
     }
   }
   static void bwd(Tape& t, Node& o) {
-    Inputs<D::P> in(t, o);
+    const Shape bs = batch(t, o);
+    Inputs<D::P> in(t, o, bs);
     const Eigen::Index n = o.shape.n;
     const Eigen::Index reps = o.i0 > 0 ? o.i0 : 1;
     Vec G[D::P > 0 ? D::P : 1];
@@ -263,9 +278,9 @@ struct Sampler {
       if (reps > 1 && in.n[j] > 1) {  // sum the draws of each batch element
         Eigen::Map<const Eigen::MatrixXd> M(G[j].data(), reps, n / reps);
         Vec s = M.colwise().sum().transpose().array();
-        t.acc(in.idx[j], s);
+        t.acc(in.idx[j], s, bs);
       } else {
-        t.acc(in.idx[j], G[j]);
+        t.acc(in.idx[j], G[j], bs);
       }
     }
   }
